@@ -1,0 +1,237 @@
+"""A local imitation of a news site, served by a real HTTP server on 127.0.0.1.
+
+It serves a folder of fixture files (``<path>.html`` for pages, ``rss/<name>.xml`` for feeds)
+with the Moscow Times' behaviour: the origin ``https://www.themoscowtimes.com`` in the files is
+rewritten to the server's own address; an article requested under any slug is redirected (301) to
+its canonical URL by its ``-a<ID>``; ETag and Last-Modified are sent and conditional requests
+answered with 304. Tests can script the next responses of a path (errors, delays, redirects),
+change files while it runs, and read the request log. The server is bounded: it stops by itself
+after ``max_seconds`` or ``max_requests``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ORIGIN = "https://www.themoscowtimes.com"
+_ID = re.compile(r"-a(\d+)$")
+
+
+@dataclass
+class Scripted:
+    """One scripted answer: status, headers, body; ``delay`` before answering; ``drip`` seconds
+    between body bytes; ``truncate`` closes the connection after that many body bytes."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    delay: float = 0.0
+    drip: float = 0.0
+    truncate: int | None = None
+
+
+@dataclass
+class Logged:
+    path: str
+    headers: dict[str, str]
+    status: int
+    at: float
+
+
+class Site:
+    """The content and behaviour of the imitated site; shared with the request handler."""
+
+    def __init__(self, root: Path | None = None, *, static_last_modified: float = 1735290000.0):
+        self.files: dict[str, bytes] = {}
+        self.types: dict[str, str] = {}
+        self.scripts: dict[str, list[Scripted | Callable[[], Scripted]]] = {}
+        self.log: list[Logged] = []
+        self.lock = threading.Lock()
+        self.base = ""
+        self.last_modified = static_last_modified
+        self.rewrite = True
+        if root is not None:
+            self.load(root)
+
+    def load(self, root: Path) -> None:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix != ".py":
+                relative = "/" + path.relative_to(root).as_posix()
+                if relative.endswith(".html"):
+                    relative = relative[: -len(".html")]
+                elif relative.startswith("/rss/") and relative.endswith(".xml"):
+                    relative = relative[: -len(".xml")]
+                self.put(relative, path.read_bytes())
+
+    def put(self, path: str, body: bytes, content_type: str | None = None) -> None:
+        with self.lock:
+            self.files[path] = body
+            if content_type is None:
+                if path.startswith("/rss/"):
+                    content_type = "application/rss+xml; charset=utf-8"
+                elif path.endswith(".txt"):
+                    content_type = "text/plain; charset=utf-8"
+                elif path.endswith(".xml"):
+                    content_type = "application/xml"
+                else:
+                    content_type = "text/html; charset=utf-8"
+            self.types[path] = content_type
+            self.last_modified += 60
+
+    def remove(self, path: str) -> None:
+        with self.lock:
+            self.files.pop(path, None)
+
+    def script(self, path: str, *answers: Scripted | Callable[[], Scripted]) -> None:
+        with self.lock:
+            self.scripts.setdefault(path, []).extend(answers)
+
+    def requests(self, path: str | None = None) -> list[Logged]:
+        with self.lock:
+            return [r for r in self.log if path is None or r.path == path]
+
+    def body_of(self, path: str) -> bytes:
+        body = self.files[path]
+        if self.rewrite and self.base:
+            body = body.replace(ORIGIN.encode(), self.base.encode())
+        return body
+
+    def answer(self, path: str, headers: dict[str, str]) -> Scripted:
+        with self.lock:
+            queue = self.scripts.get(path)
+            if queue:
+                scripted = queue.pop(0)
+                return scripted() if callable(scripted) else scripted
+            known = path in self.files
+            if not known:
+                match = _ID.search(path)
+                if match:
+                    for candidate in self.files:
+                        found = _ID.search(candidate)
+                        if found and found.group(1) == match.group(1):
+                            return Scripted(301, {"Location": self.base + candidate})
+                return Scripted(404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
+            body = self.body_of(path)
+            content_type = self.types[path]
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        last_modified = formatdate(self.last_modified, usegmt=True)
+        if headers.get("if-none-match") == etag or (
+            "if-none-match" not in headers and headers.get("if-modified-since") == last_modified
+        ):
+            return Scripted(304, {"ETag": etag, "Last-Modified": last_modified})
+        return Scripted(
+            200, {"Content-Type": content_type, "ETag": etag, "Last-Modified": last_modified}, body
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        path = self.path.split("?", 1)[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        answer = site.answer(path, headers)
+        with site.lock:
+            site.log.append(Logged(path, headers, answer.status, time.monotonic()))
+            self.server.count += 1
+        if answer.delay:
+            time.sleep(answer.delay)
+        try:
+            self.send_response(answer.status)
+            sent_length = False
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+                sent_length = sent_length or name.lower() == "content-length"
+            if not sent_length and answer.status != 304:
+                self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            body = answer.body if answer.truncate is None else answer.body[: answer.truncate]
+            if answer.drip:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(answer.drip)
+            elif answer.status != 304:
+                self.wfile.write(body)
+            if answer.truncate is not None:
+                self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, site: Site) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.site = site
+        self.count = 0
+
+
+class SiteServer:
+    """Runs a :class:`Site` on 127.0.0.1 in a background thread; use as a context manager."""
+
+    def __init__(self, site: Site, *, max_seconds: float = 300.0, max_requests: int = 20_000):
+        self.site = site
+        self._server = _Server(site)
+        self.port = self._server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        site.base = self.base
+        self._max_seconds = max_seconds
+        self._max_requests = max_requests
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        deadline = time.monotonic() + self._max_seconds
+        self._server.timeout = 0.2
+        while time.monotonic() < deadline and self._server.count < self._max_requests:
+            if getattr(self, "_stopping", False):
+                break
+            self._server.handle_request()
+        self._server.server_close()
+
+    def __enter__(self) -> SiteServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._thread.join(timeout=5)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def main() -> None:
+    """Serve a fixture folder from a separate process (for service and benchmark runs)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--port-file", type=Path, required=True)
+    parser.add_argument("--max-seconds", type=float, default=600.0)
+    args = parser.parse_args()
+    server = SiteServer(Site(args.root), max_seconds=args.max_seconds)
+    args.port_file.write_text(str(server.port))
+    server._serve()
+
+
+if __name__ == "__main__":
+    main()

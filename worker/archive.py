@@ -1,0 +1,174 @@
+"""The archive: the only writer of article files.
+
+Layout: ``<root>/<source>/<YYYY>/<MM>/<DD>/<id>.json`` (the publication day in UTC), the raw page
+beside it as ``<id>.html.gz``. A changed article becomes a new revision: the previous record
+(and raw page) are kept as ``<id>.r<N>.json`` / ``<id>.r<N>.html.gz`` before the new one replaces
+``<id>.json``. Every file is written to a temporary name in the same folder, fsynced and renamed,
+so a file is complete or absent whatever kills the process. Temporary names carry the writer's
+PID, so :meth:`Archive.sweep` only removes those of processes that are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from worker import dates
+from worker.config import SOURCE_NAME
+from worker.errors import ArchiveError
+from worker.record import dumps
+from worker.urls import SAFE_ID
+
+log = logging.getLogger(__name__)
+TMP_MARK = ".tmp-"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: str  # "new", "updated" or "unchanged"
+    path: str  # relative to the archive root
+    revision: int
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Archive:
+    def __init__(self, root: Path, *, keep_raw: bool = True) -> None:
+        self.root = root
+        self.keep_raw = keep_raw
+
+    def relative_path(
+        self, source: str, article_id: str, published_at: str | None, first_seen: datetime
+    ) -> str:
+        """Where an article's record lives, relative to the root. Refuses unsafe names."""
+        if not SOURCE_NAME.match(source):
+            raise ArchiveError(f"unsafe source name {source!r}")
+        if not SAFE_ID.match(article_id):
+            raise ArchiveError(f"unsafe article id {article_id!r}")
+        year, month, day = dates.utc_day(published_at, first_seen)
+        return f"{source}/{year}/{month}/{day}/{article_id}.json"
+
+    def _resolve(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        root = self.root.resolve()
+        if root not in path.parents:
+            raise ArchiveError(f"path {relative!r} escapes the archive")
+        return path
+
+    def read(self, relative: str) -> dict[str, Any] | None:
+        """The record stored at ``relative``, or None if there is none (or it is unreadable)."""
+        try:
+            data = self._resolve(relative).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {relative}: {exc.strerror}") from exc
+        try:
+            loaded = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            log.warning("archive_record_unreadable", extra={"path": relative})
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def write(self, record: dict[str, Any], relative: str, raw: bytes | None) -> WriteResult:
+        """Store ``record`` at ``relative``: new, a new revision, or nothing if unchanged."""
+        path = self._resolve(relative)
+        stem = path.name[: -len(".json")]
+        current = self.read(relative)
+        revision = 1
+        outcome = "new"
+        if current is not None:
+            if current.get("content_hash") == record["content_hash"]:
+                return WriteResult("unchanged", relative, int(current.get("revision", 1)))
+            previous = int(current.get("revision", 1))
+            revision = previous + 1
+            outcome = "updated"
+            self._atomic(path.with_name(f"{stem}.r{previous}.json"), dumps(current))
+            old_raw = path.with_name(f"{stem}.html.gz")
+            if old_raw.exists():
+                self._atomic(path.with_name(f"{stem}.r{previous}.html.gz"), old_raw.read_bytes())
+        record = {**record, "revision": revision}
+        if raw is not None and self.keep_raw:
+            self._atomic(
+                path.with_name(f"{stem}.html.gz"), gzip.compress(raw, compresslevel=6, mtime=0)
+            )
+        self._atomic(path, dumps(record))
+        return WriteResult(outcome, relative, revision)
+
+    def _atomic(self, path: Path, data: bytes) -> None:
+        tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+            raise ArchiveError(f"cannot write {path}: {why}") from exc
+
+    def sweep(self) -> int:
+        """Remove temporary files left by writers that died; returns how many were removed."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        stack = [self.root]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif TMP_MARK in entry.name and entry.name.startswith(".") and self._stale(entry):
+                    try:
+                        os.unlink(entry.path)
+                        removed += 1
+                    except OSError:
+                        pass
+        return removed
+
+    @staticmethod
+    def _stale(entry: os.DirEntry[str]) -> bool:
+        tail = entry.name.rsplit(TMP_MARK, 1)[-1]
+        pid_text = tail.split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            return True
+        try:
+            return time.time() - entry.stat().st_mtime > 3600
+        except OSError:
+            return False

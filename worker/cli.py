@@ -1,0 +1,138 @@
+"""The command line: parse flags, load config, configure logging, call the right command. Thin.
+
+Exit codes: 0 all fine; 1 ran, but some items failed (recorded, retried next time); 2 bad usage
+or configuration (one line naming the bad key or flag, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import orjson
+
+from worker import __version__, commands
+from worker.config import Settings, load
+from worker.errors import ConfigError, WorkerError
+
+log = logging.getLogger(__name__)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="news-worker", description="Archive news articles from feeds.")
+    parser.add_argument("--version", action="version", version=f"news-worker {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, help="TOML configuration file")
+        p.add_argument("--archive", type=Path, help="archive folder (overrides archive.dir)")
+        p.add_argument("--state", type=Path, help="state file (overrides state.path)")
+        p.add_argument("--log-format", choices=("auto", "json", "text"), default="auto")
+        p.add_argument("-v", "--verbose", action="store_true", help="log every event")
+
+    fetch = sub.add_parser("fetch", help="poll the sources once, archive what is new, exit")
+    common(fetch)
+    fetch.add_argument("--source", action="append", default=[], metavar="NAME")
+    fetch.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="poll this feed instead of the source's feeds",
+    )
+    fetch.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        metavar="ARTICLE_URL",
+        help="fetch this article page directly (always refetched)",
+    )
+
+    render = sub.add_parser("render", help="print an archived article")
+    common(render)
+    render.add_argument("target", metavar="PATH_OR_ID")
+    render.add_argument("--format", choices=("markdown", "json"), default="markdown")
+
+    status = sub.add_parser("status", help="per source: polls, failures, counts")
+    common(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Config file, then environment (inside ``load``), then flags."""
+    settings = load(args.config)
+    if args.archive is not None:
+        old = settings.archive.dir
+        state_path = settings.state.path
+        if args.state is None and state_path.is_relative_to(old):
+            state_path = args.archive / state_path.relative_to(old)
+        settings = dataclasses.replace(
+            settings,
+            archive=dataclasses.replace(settings.archive, dir=args.archive),
+            state=dataclasses.replace(settings.state, path=state_path),
+        )
+    if args.state is not None:
+        settings = dataclasses.replace(
+            settings, state=dataclasses.replace(settings.state, path=args.state)
+        )
+    return settings
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"news-worker: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    fmt = args.log_format
+    on_tty = sys.stderr.isatty()
+    json_lines = fmt == "json" or (fmt == "auto" and not on_tty)
+    level = logging.INFO if (args.verbose or json_lines) else logging.WARNING
+    from worker import logs
+
+    logs.configure(json_lines=json_lines, level=level)
+    try:
+        settings = settings_from(args)
+        if args.command == "fetch":
+            return asyncio.run(
+                commands.fetch(
+                    settings,
+                    sources=args.source,
+                    feeds=args.feed,
+                    urls=args.url,
+                    progress=on_tty and not json_lines,
+                    json_summary=json_lines,
+                )
+            )
+        if args.command == "render":
+            print(commands.render(settings, args.target, args.format), end="")
+            return 0
+        if args.command == "status":
+            rows = commands.status(settings)
+            if args.json:
+                print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+            else:
+                print(commands.status_table(rows))
+            return 0
+    except ConfigError as exc:
+        return _fail(str(exc), 2)
+    except WorkerError as exc:
+        return _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    raise AssertionError(args.command)  # pragma: no cover

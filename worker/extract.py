@@ -1,0 +1,71 @@
+"""Extraction: page bytes in, :class:`Extracted` out, by the source's profile.
+
+One parse of the page (lexbor) serves the profile and the metadata; only the generic body
+extractor (trafilatura) parses again, and only when it is needed. A profile that matches nothing
+on a page is not an error: the record falls back to generic extraction and carries a warning,
+which the pipeline logs and counts, so a site redesign becomes visible instead of silent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from selectolax.lexbor import LexborHTMLParser
+
+from worker.errors import ExtractError
+from worker.feeds import FeedEntry
+from worker.html import PageMeta, decode, page_meta, text_of
+from worker.model import Extracted
+from worker.profiles import generic, moscowtimes
+
+MAX_PAGE_BYTES = 20_000_000
+NO_MATCH = "profile_no_match"
+
+
+def extract(
+    body: bytes,
+    url: str,
+    profile: str,
+    *,
+    content_type: str | None = None,
+    entry: FeedEntry | None = None,
+) -> Extracted:
+    """Extract an article from page bytes fetched from ``url``. Raises :class:`ExtractError`."""
+    if len(body) > MAX_PAGE_BYTES:
+        raise ExtractError(f"page of {len(body)} bytes is over the limit of {MAX_PAGE_BYTES}")
+    if not body.strip():
+        raise ExtractError("empty page")
+    text, _ = decode(body, content_type)
+    tree = LexborHTMLParser(text)
+    meta = page_meta(tree, url)
+    if profile == moscowtimes.NAME:
+        extracted, matched = moscowtimes.extract(tree, meta, url, entry)
+        if matched and tree.css_first(".article__content") is not None:
+            result = extracted
+        elif matched:
+            blocks = generic.extract_body(text, url)
+            result = dataclasses.replace(
+                extracted,
+                body=blocks,
+                method="generic",
+                fallbacks=(*extracted.fallbacks, "body"),
+                warnings=(*extracted.warnings, "no .article__content on the page"),
+            )
+        else:
+            result = _generic(tree, text, meta, url, entry)
+            result = dataclasses.replace(
+                result, warnings=(*result.warnings, f"{NO_MATCH}: {profile} matched nothing")
+            )
+    else:
+        result = _generic(tree, text, meta, url, entry)
+    if not result.title and not result.body:
+        raise ExtractError("no title and no body text found on the page")
+    return result
+
+
+def _generic(
+    tree: LexborHTMLParser, text: str, meta: PageMeta, url: str, entry: FeedEntry | None
+) -> Extracted:
+    extracted = generic.metadata(meta, url, entry)
+    title = extracted.title or text_of(tree.css_first("title"))
+    return dataclasses.replace(extracted, title=title, body=generic.extract_body(text, url))

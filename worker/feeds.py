@@ -1,0 +1,192 @@
+"""Feed parsing: RSS 2.0, RSS 1.0 and Atom bytes in, a frozen :class:`Feed` out.
+
+feedparser does the reading, but only after the body is capped and its DOCTYPE (with any internal
+entity subset) is removed: feedparser's loose fallback parser expands internal entities without
+limit, so a 200 KB "billion laughs" feed could take gigabytes. The body is handed over as a
+``BytesIO``; given bytes or a string, feedparser may treat them as a path or URL.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import feedparser
+from selectolax.lexbor import LexborHTMLParser
+
+from worker import dates
+from worker.errors import ParseError
+from worker.urls import canonical_url
+
+MAX_FEED_BYTES = 8_000_000
+MAX_ENTRIES = 5_000
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(?:\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
+_ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+_ENTRY_KEYS = (
+    "link",
+    "id",
+    "title",
+    "summary",
+    "published",
+    "updated",
+    "authors",
+    "tags",
+    "links",
+    "media_content",
+    "media_thumbnail",
+)
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed, with its link made canonical and its dates keeping their offset."""
+
+    url: str
+    guid: str | None
+    title: str | None
+    summary: str | None
+    published: str | None
+    updated: str | None
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    image: str | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A parsed feed. ``problem`` reports a recoverable defect (entries may still be present)."""
+
+    title: str | None
+    link: str | None
+    version: str
+    ttl_minutes: int | None
+    entries: tuple[FeedEntry, ...]
+    skipped: int
+    problem: str | None
+
+
+def clean_text(value: str | None) -> str | None:
+    """Collapse the template padding around feed text; None if nothing is left."""
+    if value is None:
+        return None
+    text = _SPACE.sub(" ", value).strip()
+    return text or None
+
+
+def html_to_text(value: str | None) -> str | None:
+    """Visible text of an HTML fragment (feed descriptions may be escaped HTML)."""
+    if not value:
+        return None
+    if "<" not in value and "&" not in value:
+        return clean_text(value)
+    tree = LexborHTMLParser(f"<body>{value}</body>")
+    body = tree.body
+    return clean_text(body.text(separator=" ") if body is not None else None)
+
+
+def prepare(body: bytes) -> bytes:
+    """Cap the body and remove DOCTYPE and entity declarations before any XML parser sees it."""
+    if len(body) > MAX_FEED_BYTES:
+        raise ParseError(f"feed of {len(body)} bytes is over the limit of {MAX_FEED_BYTES}")
+    head, tail = body[:65536], body[65536:]
+    head = _DOCTYPE.sub(b"", head, count=1)
+    if b"<!ENTITY" in head or b"<!entity" in head.lower():
+        head = _ENTITY_DECL.sub(b"", head)
+    return head + tail
+
+
+def _entry(item: dict[str, object], base_url: str) -> FeedEntry | None:
+    # dict.get bypasses FeedParserDict's legacy key mapping (which maps "updated" to "published").
+    raw: dict[str, Any] = {key: dict.get(item, key) for key in _ENTRY_KEYS}
+    link = raw.get("link")
+    guid = raw.get("id")
+    href = link if isinstance(link, str) and link.strip() else None
+    if href is None and isinstance(guid, str) and guid.startswith(("http://", "https://")):
+        href = guid
+    url = canonical_url(href, base_url) if href else None
+    if url is None:
+        return None
+    authors: list[str] = []
+    for author in raw.get("authors") or []:
+        name = clean_text(dict.get(author, "name")) if isinstance(author, dict) else None
+        if name and "@" not in name and name not in authors:
+            authors.append(name)
+    categories = tuple(
+        dict.fromkeys(
+            term
+            for tag in raw.get("tags") or []
+            if isinstance(tag, dict) and (term := clean_text(dict.get(tag, "term")))
+        )
+    )
+    image = None
+    for enclosure in raw.get("links") or []:
+        if (
+            isinstance(enclosure, dict)
+            and dict.get(enclosure, "rel") == "enclosure"
+            and str(dict.get(enclosure, "type", "")).startswith("image/")
+        ):
+            image = canonical_url(str(enclosure.get("href", "")), base_url)
+            break
+    if image is None:
+        for media in (raw.get("media_content") or []) + (raw.get("media_thumbnail") or []):
+            if (
+                isinstance(media, dict)
+                and media.get("url")
+                and media.get("medium", "image") == "image"
+            ):
+                image = canonical_url(str(media["url"]), base_url)
+                break
+    title = raw.get("title")
+    summary = raw.get("summary")
+    published = raw.get("published")
+    updated = raw.get("updated")
+    return FeedEntry(
+        url=url,
+        guid=clean_text(guid) if isinstance(guid, str) else None,
+        title=html_to_text(title) if isinstance(title, str) else None,
+        summary=html_to_text(summary) if isinstance(summary, str) else None,
+        published=dates.normalize(published) if isinstance(published, str) else None,
+        updated=dates.normalize(updated) if isinstance(updated, str) else None,
+        authors=tuple(authors),
+        categories=categories,
+        image=image,
+    )
+
+
+def parse(body: bytes, base_url: str) -> Feed:
+    """Parse a feed body fetched from ``base_url``. Raises :class:`ParseError` if it is no feed."""
+    data = prepare(body)
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": base_url})
+    version = str(parsed.get("version") or "")
+    raw_entries = parsed.get("entries") or []
+    problem = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        problem = f"{type(exc).__name__}: {exc}"[:300] if exc else "malformed feed"
+    if not version and not raw_entries:
+        raise ParseError(f"not an RSS or Atom feed ({problem or 'no feed element'})")
+    entries: list[FeedEntry] = []
+    skipped = 0
+    for raw in raw_entries[:MAX_ENTRIES]:
+        entry = _entry(raw, base_url)
+        if entry is None:
+            skipped += 1
+        else:
+            entries.append(entry)
+    channel = parsed.get("feed") or {}
+    ttl_raw = channel.get("ttl")
+    ttl = int(ttl_raw) if isinstance(ttl_raw, str) and ttl_raw.strip().isdigit() else None
+    title = channel.get("title")
+    link = channel.get("link")
+    return Feed(
+        title=clean_text(title) if isinstance(title, str) else None,
+        link=canonical_url(link, base_url) if isinstance(link, str) else None,
+        version=version or "unknown",
+        ttl_minutes=ttl,
+        entries=tuple(entries),
+        skipped=skipped + max(0, len(raw_entries) - MAX_ENTRIES),
+        problem=problem,
+    )

@@ -1,0 +1,237 @@
+"""HTML reading shared by the profiles: decoding, the page's metadata, inline text and Markdown.
+
+Bytes are decoded here, not by httpx: many pages declare their charset only in ``<meta>``.
+Order: BOM, Content-Type header, ``<meta charset>`` / ``http-equiv``, strict UTF-8, detection.
+Everything walks the tree with a depth bound, so hostile nesting cannot exhaust the stack.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import charset_normalizer
+import orjson
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from worker.headers import content_charset
+from worker.urls import canonical_url
+
+MAX_DEPTH = 256
+_BREAK = "\x1e"  # stands for <br> while inline content is collected
+_META_CHARSET = re.compile(
+    rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]{1,40})", re.IGNORECASE
+)
+_SPACE = re.compile(r"[ \t\r\n\f\u00a0\u200b]+")
+_MD_ESCAPE = re.compile(r"([\\`*_\[\]<>])")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    # Browsers treat latin-1 labels as windows-1252, which is a superset.
+    return "cp1252" if info.name in ("latin-1", "iso8859-1", "ascii") else info.name
+
+
+def decode(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(text, encoding used) for an HTML body; never raises, undecodable bytes are replaced."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(name, "replace"), name
+    declared = _codec(content_charset(content_type))
+    match = _META_CHARSET.search(body[:8192])
+    meta = _codec(match.group(1).decode("ascii")) if match else None
+    for candidate in (declared, meta):
+        if candidate:
+            try:
+                return body.decode(candidate), candidate
+            except (UnicodeDecodeError, LookupError):
+                continue
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    detected = _codec(best.encoding) if best is not None else None
+    chosen = detected or declared or meta or "cp1252"
+    return body.decode(chosen, "replace"), chosen
+
+
+def squash(text: str | None) -> str:
+    """Collapse runs of white space (template padding) into single spaces."""
+    return _SPACE.sub(" ", text or "").strip()
+
+
+def text_of(node: LexborNode | None) -> str | None:
+    """The visible text of a node, squashed; None if empty or missing."""
+    if node is None:
+        return None
+    return squash(node.text(deep=True, separator=" ")) or None
+
+
+@dataclass(frozen=True)
+class Inline:
+    """A run of inline content as plain text and as Markdown (links absolute)."""
+
+    text: str
+    markdown: str
+    links: tuple[str, ...] = ()
+
+
+def _escape(text: str) -> str:
+    return _MD_ESCAPE.sub(r"\\\1", text)
+
+
+@dataclass
+class _InlineBuilder:
+    base: str
+    text: list[str] = field(default_factory=list)
+    md: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+    def walk(self, node: LexborNode, depth: int, skip: frozenset[str]) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                value = (child.text_content or "").replace(_BREAK, " ")
+                self.text.append(value)
+                self.md.append(_escape(value))
+            elif tag in ("-comment", "script", "style", "noscript", "template") or tag in skip:
+                continue
+            elif tag == "br":
+                self.text.append(_BREAK)
+                self.md.append(_BREAK)
+            elif depth >= MAX_DEPTH:
+                flat = child.text(deep=True, separator=" ")
+                self.text.append(flat)
+                self.md.append(_escape(flat))
+            elif tag == "a":
+                self._link(child, depth, skip)
+            elif tag in ("em", "i", "strong", "b"):
+                mark = "*" if tag in ("em", "i") else "**"
+                inner = _InlineBuilder(self.base)
+                inner.walk(child, depth + 1, skip)
+                words = "".join(inner.md)
+                self.text.extend(inner.text)
+                self.links.extend(inner.links)
+                stripped = words.strip()
+                if stripped:
+                    lead = words[: len(words) - len(words.lstrip())]
+                    trail = words[len(words.rstrip()) :]
+                    self.md.append(f"{lead}{mark}{stripped}{mark}{trail}")
+            else:
+                self.walk(child, depth + 1, skip)
+
+    def _link(self, node: LexborNode, depth: int, skip: frozenset[str]) -> None:
+        inner = _InlineBuilder(self.base)
+        inner.walk(node, depth + 1, skip)
+        label = "".join(inner.md).strip()
+        self.text.extend(inner.text)
+        href = canonical_url(node.attributes.get("href") or "", self.base)
+        if href and label:
+            self.links.append(href)
+            self.md.append(f"[{squash(label)}]({href})")
+        else:
+            self.md.extend(inner.md)
+
+
+def inline(node: LexborNode, base: str, skip: frozenset[str] = frozenset()) -> Inline:
+    """Plain text and Markdown of a node's inline content; tags in ``skip`` are left out."""
+    builder = _InlineBuilder(base)
+    builder.walk(node, 0, skip)
+    text = "\n".join(squash(line) for line in "".join(builder.text).split(_BREAK))
+    md = "  \n".join(squash(line) for line in "".join(builder.md).split(_BREAK))
+    return Inline(text.strip(), md.strip(), tuple(dict.fromkeys(builder.links)))
+
+
+def has_class(node: LexborNode, name: str) -> bool:
+    return name in (node.attributes.get("class") or "").split()
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """What a page's ``<head>`` says about itself: meta tags, JSON-LD blocks, canonical, lang."""
+
+    meta: dict[str, list[str]]
+    jsonld: tuple[dict[str, Any], ...]
+    jsonld_broken: int
+    canonical: str | None
+    language: str | None
+
+    def first(self, *names: str) -> str | None:
+        for name in names:
+            for value in self.meta.get(name, []):
+                value = squash(value)
+                if value:
+                    return value
+        return None
+
+    def all(self, name: str) -> list[str]:
+        return [squash(v) for v in self.meta.get(name, []) if squash(v)]
+
+    def objects(self, *types: str) -> list[dict[str, Any]]:
+        """JSON-LD objects of the given @type (``@graph`` members included)."""
+        wanted = set(types)
+        found = []
+        for obj in self.jsonld:
+            kind = obj.get("@type")
+            kinds = set(kind) if isinstance(kind, list) else {kind}
+            if kinds & wanted:
+                found.append(obj)
+        return found
+
+
+def _flatten_jsonld(data: object, out: list[dict[str, Any]], depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(data, list):
+        for item in data[:200]:
+            _flatten_jsonld(item, out, depth + 1)
+    elif isinstance(data, dict):
+        out.append(data)
+        graph = data.get("@graph")
+        if graph is not None:
+            _flatten_jsonld(graph, out, depth + 1)
+
+
+def page_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
+    """Collect meta tags (by ``property``/``name``/``itemprop``), JSON-LD and canonical link."""
+    meta: dict[str, list[str]] = {}
+    for node in tree.css("meta"):
+        attrs = node.attributes
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+        content = attrs.get("content")
+        if key and content is not None:
+            meta.setdefault(key.strip().lower(), []).append(content)
+    blocks: list[dict[str, Any]] = []
+    broken = 0
+    for script in tree.css('script[type="application/ld+json"]'):
+        raw = script.text(deep=True) or ""
+        if len(raw) > 2_000_000:
+            broken += 1
+            continue
+        try:
+            data = orjson.loads(raw.strip())
+        except orjson.JSONDecodeError:
+            broken += 1  # e.g. the Moscow Times' WebSite block with its trailing comma
+            continue
+        _flatten_jsonld(data, blocks)
+    canonical = None
+    for link in tree.css('link[rel="canonical"]'):
+        canonical = canonical_url(link.attributes.get("href") or "", url)
+        if canonical:
+            break
+    html_node = tree.css_first("html")
+    lang = squash(html_node.attributes.get("lang")) if html_node is not None else ""
+    return PageMeta(meta, tuple(blocks), broken, canonical, lang or None)

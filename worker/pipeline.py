@@ -1,0 +1,449 @@
+"""The pipeline: one poll of one source, wiring the stages. ``fetch`` and ``run`` both call it.
+
+feeds ─▶ discover (persisted, queued) ─▶ claim due articles ─▶ fetch page ─▶ extract ─▶ normalize
+─▶ archive ─▶ state. Every feed and every article ends as an outcome value that is logged and
+counted; one bad feed or page never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from worker import feeds
+from worker.archive import Archive
+from worker.config import Settings, SourceSettings
+from worker.errors import (
+    ArchiveError,
+    ExtractError,
+    FetchError,
+    GoneError,
+    ParseError,
+    TransientFetchError,
+)
+from worker.extract import NO_MATCH, extract
+from worker.headers import backoff, conditional_headers, validators
+from worker.http import Fetcher
+from worker.record import FetchInfo, build
+from worker.state import Discovered, QueueItem, State
+from worker.urls import article_id, canonical_url
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 900.0
+GIVE_UP_REASONS = frozenset(
+    {
+        "robots_disallowed",
+        "private_address",
+        "too_large",
+        "bad_url",
+        "bad_redirect",
+        "redirect_loop",
+        "too_many_redirects",
+        "bad_encoding",
+    }
+)
+FEED_FAILURE_CAP = 6 * 3600.0
+
+
+class Observer(Protocol):
+    """Receives events as the pipeline works: progress on a terminal, metrics in the service."""
+
+    def feed_done(self, source: str, feed_url: str, outcome: str) -> None: ...
+
+    def articles_claimed(self, source: str, count: int) -> None: ...
+
+    def article_done(self, source: str, outcome: str, reason: str | None) -> None: ...
+
+
+@dataclass
+class SourceOutcome:
+    """The counts of one poll of one source, as the summary prints them."""
+
+    source: str
+    feeds: Counter[str] = field(default_factory=Counter)
+    articles: Counter[str] = field(default_factory=Counter)
+    discovered: int = 0
+    queued: int = 0
+    warnings: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.feeds["failed"] or self.articles["failed"] or self.articles["gone"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "feeds": {k: self.feeds[k] for k in ("changed", "not_modified", "failed")},
+            "articles": {
+                k: self.articles[k] for k in ("new", "updated", "unchanged", "failed", "gone")
+            },
+            "discovered": self.discovered,
+            "still_queued": self.queued,
+            "extraction_warnings": self.warnings,
+        }
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_is_dead(owner: str, me: str) -> bool:
+    """Whether a lease owner ("host:pid:token") is a process of this host that no longer runs.
+
+    A lease of our own PID with another token is dead too: in a container every restart is PID 1.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or owner == me:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def fingerprint(entry: feeds.FeedEntry) -> str:
+    """What makes a feed entry "changed" for an archived article (not the link: slugs change)."""
+    key = "\x1f".join([entry.title or "", entry.summary or "", entry.updated or ""])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def _entry_json(entry: feeds.FeedEntry) -> str:
+    return orjson.dumps(dataclasses.asdict(entry)).decode("utf-8")
+
+
+def _entry_from_json(raw: str | None) -> feeds.FeedEntry | None:
+    if not raw:
+        return None
+    try:
+        data = orjson.loads(raw)
+        data["authors"] = tuple(data.get("authors") or ())
+        data["categories"] = tuple(data.get("categories") or ())
+        return feeds.FeedEntry(**data)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+
+
+class Pipeline:
+    """Polls sources and archives their articles; shared by ``fetch`` and ``run``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: State,
+        archive: Archive,
+        fetcher: Fetcher,
+        observer: Observer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.archive = archive
+        self.fetcher = fetcher
+        self.observer = observer
+        self.owner = _owner()
+        self.state.reclaim_leases(lambda owner: owner_is_dead(owner, self.owner))
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    async def poll(
+        self,
+        source: SourceSettings,
+        *,
+        feed_urls: Sequence[str] | None = None,
+        article_urls: Sequence[str] = (),
+        poll_feeds: bool = True,
+    ) -> SourceOutcome:
+        """Poll the source's feeds (or ``feed_urls``), then fetch everything due."""
+        outcome = SourceOutcome(source.name)
+        started = time.monotonic()
+        if poll_feeds:
+            urls = list(feed_urls if feed_urls is not None else source.feeds)
+            await asyncio.gather(*(self.poll_feed(source, url, outcome) for url in urls))
+        explicit = self._discover_urls(source, article_urls, outcome)
+        await self.process_due(source, outcome, explicit)
+        outcome.queued = self.state.counts(source.name)["queued"]
+        log.info(
+            "poll_done",
+            extra={
+                "source": source.name,
+                "elapsed_ms": round((time.monotonic() - started) * 1000),
+                **outcome.as_dict(),
+            },
+        )
+        return outcome
+
+    def _discover_urls(
+        self, source: SourceSettings, urls: Sequence[str], outcome: SourceOutcome
+    ) -> list[str]:
+        items = []
+        for raw in urls:
+            url = canonical_url(raw)
+            if url is None:
+                outcome.errors.append(f"--url {raw!r}: not an http(s) URL")
+                continue
+            items.append(Discovered(article_id(url, source.profile), url, None, None, None))
+        if items:
+            new, _ = self.state.discover(source.name, items, self.now())
+            outcome.discovered += new
+        return [item.id for item in items]
+
+    async def poll_feed(self, source: SourceSettings, url: str, outcome: SourceOutcome) -> str:
+        """Fetch and parse one feed, queue its new entries. Returns the feed outcome."""
+        known = self.state.feed(url)
+        sent = conditional_headers(known.etag, known.last_modified)
+        now = self.now()
+        result = "failed"
+        error: str | None = None
+        try:
+            response = await self.fetcher.get(url, headers=sent)
+            etag, last_modified = validators(response.headers)
+            if response.not_modified and not sent:
+                raise ParseError("HTTP 304 to a request without validators")
+            if response.not_modified:
+                result = "not_modified"
+                self.state.feed_polled(
+                    url,
+                    source.name,
+                    now=now,
+                    outcome=result,
+                    ok=True,
+                    etag=etag,
+                    last_modified=last_modified,
+                    next_poll_at=now + source.interval,
+                )
+            else:
+                body_hash = hashlib.sha256(response.body).hexdigest()
+                if body_hash == known.body_hash:
+                    result = "not_modified"
+                    ttl = None
+                else:
+                    parsed = await asyncio.to_thread(feeds.parse, response.body, response.url)
+                    self._queue_entries(source, url, parsed, outcome)
+                    result, ttl = "changed", parsed.ttl_minutes
+                    if parsed.problem:
+                        log.warning(
+                            "feed_malformed",
+                            extra={
+                                "source": source.name,
+                                "feed_url": url,
+                                "reason": parsed.problem,
+                                "entries": len(parsed.entries),
+                            },
+                        )
+                self.state.feed_polled(
+                    url,
+                    source.name,
+                    now=now,
+                    outcome=result,
+                    ok=True,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body_hash=body_hash,
+                    ttl_minutes=ttl,
+                    next_poll_at=now + source.interval,
+                )
+        except (FetchError, ParseError) as exc:
+            error = str(exc)
+            reason = getattr(exc, "reason", "parse_error")
+            delay = backoff(known.consecutive_failures + 1, source.interval, FEED_FAILURE_CAP)
+            self.state.feed_polled(
+                url,
+                source.name,
+                now=now,
+                outcome="failed",
+                ok=False,
+                error=error,
+                next_poll_at=now + delay,
+            )
+            log.warning(
+                "feed_failed",
+                extra={"source": source.name, "feed_url": url, "reason": reason, "error": error},
+            )
+            outcome.errors.append(f"{url}: {error}")
+        outcome.feeds[result] += 1
+        if self.observer:
+            self.observer.feed_done(source.name, url, result)
+        return result
+
+    def _queue_entries(
+        self, source: SourceSettings, feed_url: str, parsed: feeds.Feed, outcome: SourceOutcome
+    ) -> None:
+        items: dict[str, Discovered] = {}
+        for entry in parsed.entries:
+            aid = article_id(entry.url, source.profile)
+            if aid not in items:  # duplicate guids / the same ID under two slugs: first wins
+                items[aid] = Discovered(
+                    aid, entry.url, feed_url, _entry_json(entry), fingerprint(entry)
+                )
+        new, requeued = self.state.discover(source.name, items.values(), self.now())
+        outcome.discovered += new + requeued
+        log.info(
+            "feed_parsed",
+            extra={
+                "source": source.name,
+                "feed_url": feed_url,
+                "entries": len(parsed.entries),
+                "new": new,
+                "requeued": requeued,
+            },
+        )
+
+    async def process_due(
+        self, source: SourceSettings, outcome: SourceOutcome, explicit: Sequence[str] = ()
+    ) -> None:
+        """Fetch and archive every queued article of the source whose time has come."""
+        now = self.now()
+        items = self.state.claim_due(source.name, now, self.owner, LEASE_SECONDS)
+        if explicit:
+            claimed = {item.id for item in items}
+            extra = [i for i in explicit if i not in claimed]
+            items += self.state.claim_due(source.name, now, self.owner, LEASE_SECONDS, ids=extra)
+        if self.observer and items:
+            self.observer.articles_claimed(source.name, len(items))
+        await asyncio.gather(*(self._process_one(source, item, outcome) for item in items))
+
+    async def _process_one(
+        self, source: SourceSettings, item: QueueItem, outcome: SourceOutcome
+    ) -> None:
+        result, reason = "failed", None
+        try:
+            result = await self.archive_article(source, item)
+        except (FetchError, ExtractError, ArchiveError) as exc:
+            reason = getattr(exc, "reason", type(exc).__name__)
+            result = self._failed(source, item, exc)
+            outcome.errors.append(f"{item.url}: {exc}")
+        finally:
+            if result == "failed" and reason is None:
+                # Cancelled (shutdown) or an unexpected error: leave it queued for the next run.
+                self.state.release(source.name, item.id, self.owner)
+        if result.startswith("warn:"):
+            outcome.warnings += 1
+            result = result[5:]
+        outcome.articles[result] += 1
+        if self.observer:
+            self.observer.article_done(source.name, result, reason)
+
+    def _failed(self, source: SourceSettings, item: QueueItem, exc: Exception) -> str:
+        retry = self.settings.retry
+        attempts = item.attempts + 1
+        give_up = isinstance(exc, GoneError) or (
+            isinstance(exc, FetchError)
+            and not isinstance(exc, TransientFetchError)
+            and exc.reason in GIVE_UP_REASONS
+        )
+        give_up = give_up or attempts >= retry.give_up_after
+        delay = backoff(attempts, retry.requeue_delay, retry.requeue_max_delay)
+        if isinstance(exc, TransientFetchError) and exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        delay *= 1 + random.uniform(0, 0.1)
+        reason = getattr(exc, "reason", type(exc).__name__)
+        self.state.failed(
+            source.name,
+            item.id,
+            error=f"{reason}: {exc}",
+            next_try_at=self.now() + delay,
+            give_up=give_up,
+        )
+        log.warning(
+            "article_given_up" if give_up else "article_failed",
+            extra={
+                "source": source.name,
+                "article_id": item.id,
+                "url": item.url,
+                "reason": reason,
+                "error": str(exc),
+                "attempts": attempts,
+                "retry_in_s": None if give_up else round(delay),
+            },
+        )
+        return "gone" if give_up else "failed"
+
+    async def archive_article(self, source: SourceSettings, item: QueueItem) -> str:
+        """Fetch, extract and archive one article. Returns new / updated / unchanged."""
+        entry = _entry_from_json(item.entry)
+        started = time.monotonic()
+        response = await self.fetcher.get(item.url)
+        if not response.body.strip():
+            raise TransientFetchError(
+                f"{item.url}: empty body (HTTP {response.status})",
+                reason="empty_body",
+                status=response.status,
+            )
+        content_type = response.headers.get("content-type")
+        extracted = await asyncio.to_thread(
+            extract,
+            response.body,
+            response.url,
+            source.profile,
+            content_type=content_type,
+            entry=entry,
+        )
+        fetched_at = datetime.now(UTC)
+        info = FetchInfo(
+            requested_url=item.url,
+            final_url=response.url,
+            status=response.status,
+            content_type=content_type,
+            fetched_at=fetched_at,
+            feed_url=item.feed_url,
+            raw_sha256=hashlib.sha256(response.body).hexdigest(),
+        )
+        record = build(
+            extracted, article_id=item.id, source=source.name, profile=source.profile, fetch=info
+        )
+        relative = item.path or self.archive.relative_path(
+            source.name,
+            item.id,
+            record["published_at"],
+            datetime.fromtimestamp(item.first_seen, UTC),
+        )
+        written = await asyncio.to_thread(self.archive.write, record, relative, response.body)
+        self.state.archived(
+            source.name,
+            item.id,
+            path=written.path,
+            content_hash=record["content_hash"],
+            revision=written.revision,
+            now=self.now(),
+        )
+        warned = any(w.startswith(NO_MATCH) for w in extracted.warnings)
+        log.log(
+            logging.WARNING if warned else logging.INFO,
+            "article_archived",
+            extra={
+                "source": source.name,
+                "article_id": item.id,
+                "outcome": written.outcome,
+                "path": written.path,
+                "revision": written.revision,
+                "method": extracted.method,
+                "fallbacks": list(extracted.fallbacks),
+                "warnings": list(extracted.warnings),
+                "elapsed_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
+        return f"warn:{written.outcome}" if extracted.warnings else written.outcome
