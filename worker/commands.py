@@ -127,7 +127,7 @@ async def fetch(
     archive.sweep()
     display = Progress() if progress else None
     try:
-        async with Fetcher(settings.http, settings.retry) as fetcher:
+        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
             pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
             outcomes = await asyncio.gather(
                 *(

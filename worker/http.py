@@ -20,7 +20,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -75,6 +75,14 @@ def is_public_address(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         blocked = blocked or ip.is_site_local
     return not blocked
+
+
+class RobotsStore(Protocol):
+    """Keeps robots.txt across runs, so a one-off run does not refetch it every time."""
+
+    def robots_get(self, origin: str) -> tuple[str | None, float] | None: ...
+
+    def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
 
 
 class _HostGate:
@@ -139,6 +147,7 @@ class Fetcher:
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Callable[[str, int], Any] | None = None,
         on_request: Callable[[str, int | None, float], None] | None = None,
+        robots_store: RobotsStore | None = None,
     ) -> None:
         self.http = http
         self.retry = retry
@@ -164,6 +173,7 @@ class Fetcher:
         self._resolved: dict[str, tuple[float, bool]] = {}
         self._resolver = resolver
         self._on_request = on_request
+        self._robots_store = robots_store
         self.requests_sent = 0
 
     async def __aenter__(self) -> Fetcher:
@@ -398,17 +408,27 @@ class Fetcher:
     async def _load_robots(self, origin: str) -> tuple[float, Protego | None, bool]:
         """Expiry, parser (None: allow all) and whether robots.txt was available."""
         now = time.monotonic()
+        stored = self._robots_store.robots_get(origin) if self._robots_store else None
+        if stored is not None and 0 <= time.time() - stored[1] < ROBOTS_TTL:
+            text: str | None = stored[0]
+            expiry = now + ROBOTS_TTL - (time.time() - stored[1])
+        else:
+            try:
+                response = await self._get_once(f"{origin}/robots.txt", {}, robots=False)
+                text = response.body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace")
+            except PermanentFetchError as exc:
+                # 4xx (and other permanent answers): no robots.txt means no restrictions.
+                log.info("robots_absent", extra={"origin": origin, "reason": exc.reason})
+                text = None
+            except FetchError as exc:
+                log.warning("robots_unavailable", extra={"origin": origin, "reason": exc.reason})
+                return (now + ROBOTS_UNAVAILABLE_RETRY, None, False)
+            if self._robots_store is not None:
+                self._robots_store.robots_put(origin, text, time.time())
+            expiry = now + ROBOTS_TTL
+        if text is None:
+            return (expiry, None, True)
         try:
-            response = await self._get_once(f"{origin}/robots.txt", {}, robots=False)
-        except (GoneError, PermanentFetchError) as exc:
-            # 4xx (and other permanent answers): no usable robots.txt means no restrictions.
-            log.info("robots_absent", extra={"origin": origin, "reason": exc.reason})
-            return (now + ROBOTS_TTL, None, True)
-        except FetchError as exc:
-            log.warning("robots_unavailable", extra={"origin": origin, "reason": exc.reason})
-            return (now + ROBOTS_UNAVAILABLE_RETRY, None, False)
-        text = response.body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace")
-        try:
-            return (now + ROBOTS_TTL, Protego.parse(text), True)
+            return (expiry, Protego.parse(text), True)
         except Exception:  # protego raises assorted errors on garbage; treat as absent
-            return (now + ROBOTS_TTL, None, True)
+            return (expiry, None, True)

@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS articles (
     lease_until REAL,
     PRIMARY KEY (source, id)
 );
+CREATE TABLE IF NOT EXISTS robots (
+    origin TEXT PRIMARY KEY,
+    body TEXT,
+    fetched_at REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS articles_due ON articles (status, source, next_try_at);
 """
 SCHEMA_VERSION = "1"
@@ -213,15 +218,30 @@ class State:
     def feeds_of(self, source: str) -> list[sqlite3.Row]:
         return self._query("SELECT * FROM feeds WHERE source = ? ORDER BY url", (source,))
 
+    # robots.txt, kept across runs (the fetcher decides how long it is valid)
+
+    def robots_get(self, origin: str) -> tuple[str | None, float] | None:
+        rows = self._query("SELECT body, fetched_at FROM robots WHERE origin = ?", (origin,))
+        return (rows[0]["body"], rows[0]["fetched_at"]) if rows else None
+
+    def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO robots (origin, body, fetched_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (origin) DO UPDATE SET body = excluded.body, "
+                "fetched_at = excluded.fetched_at",
+                (origin, text, fetched_at),
+            )
+
     # articles
 
     def discover(self, source: str, items: Iterable[Discovered], now: float) -> tuple[int, int]:
-        """Queue what is new, and archived articles whose feed entry changed. (new, requeued)."""
+        """Queue what is new, and archived articles whose feed entry changed: (new, requeued)."""
         new = requeued = 0
         with self._write() as db:
             for item in items:
                 row = db.execute(
-                    "SELECT status, fingerprint FROM articles WHERE source = ? AND id = ?",
+                    "SELECT status, fingerprint, feed_url FROM articles WHERE source = ? AND id = ?",
                     (source, item.id),
                 ).fetchone()
                 if row is None:
@@ -242,8 +262,11 @@ class State:
                 elif (
                     row["status"] == "archived"
                     and item.fingerprint is not None
+                    and row["feed_url"] == item.feed_url
                     and row["fingerprint"] != item.fingerprint
                 ):
+                    # Only the feed that first brought the article compares its entry: feeds
+                    # word the same item differently (/rss/all prefixes opinion titles).
                     db.execute(
                         "UPDATE articles SET status = 'queued', url = ?, feed_url = ?, entry = ?, "
                         "fingerprint = ?, attempts = 0, next_try_at = 0, last_error = NULL "

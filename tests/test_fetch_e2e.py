@@ -1,0 +1,189 @@
+"""``news-worker fetch`` against the local site: idempotency, dedup, revisions, retries, flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import MT_FEEDS, Cli, all_files, records
+from sitesrv import Scripted, Site, SiteServer
+
+REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
+NO_IMAGE = "/2024/12/27/samara-court-jails-singer-sharlot-55-years-for-rehabilitating-nazism-a87474"
+
+
+def _summary(out: str) -> dict[str, object]:
+    line = json.loads(out.strip().splitlines()[-1])
+    assert line["event"] == "summary"
+    return line
+
+
+def test_second_run_sends_only_conditional_feed_requests_and_writes_nothing(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    code, _, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    files = {p: (archive_dir / p).stat().st_mtime_ns for p in all_files(archive_dir)}
+    assert len([p for p in files if p.endswith(".json")]) == 10
+    first = len(site.requests())
+
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    second = site.requests()[first:]
+    assert sorted(r.path for r in second) == sorted(MT_FEEDS)
+    assert all(r.status == 304 for r in second)
+    assert all("if-none-match" in r.headers for r in second)
+    assert {p: (archive_dir / p).stat().st_mtime_ns for p in all_files(archive_dir)} == files
+    summary = _summary(out)
+    assert summary["sources"][0]["feeds"] == {"changed": 0, "not_modified": 3, "failed": 0}  # type: ignore[index]
+    assert summary["sources"][0]["articles"]["new"] == 0  # type: ignore[index]
+
+
+def test_validators_stored_even_when_body_hash_unchanged(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    assert cli("fetch", "--config", str(config))[0] == 0
+    # A server that changes its ETag but not its body: no parse, new validator stored and sent.
+    body = site.body_of("/rss/news")
+    site.script("/rss/news", Scripted(200, {"ETag": '"v2"', "Content-Type": "application/rss+xml"}, body))
+    assert cli("fetch", "--config", str(config))[0] == 0
+    assert cli("fetch", "--config", str(config))[0] == 0
+    last = site.requests("/rss/news")[-1]
+    assert last.headers.get("if-none-match") == '"v2"'
+
+
+def test_one_article_per_site_id_whatever_the_slug_or_feed(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    code, _, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    found = records(archive_dir)
+    ids = [r["id"] for r in found.values()]
+    assert len(ids) == len(set(ids))
+    # 87469 is in /rss/news under two slugs and in /rss/all once: one file, one page request.
+    assert [p for p in found if "a87469" in p] == ["moscowtimes/2024/12/27/a87469.json"]
+    page_requests = [r for r in site.requests() if r.path.endswith("-a87469")]
+    assert len(page_requests) == 1
+    # Every article page was fetched exactly once although most are in two feeds.
+    pages = [r.path for r in site.requests() if "-a" in r.path]
+    assert len(pages) == len(set(pages)) == 10
+
+
+def test_changed_article_becomes_revision_two_and_keeps_revision_one(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    assert cli("fetch", "--config", str(config))[0] == 0
+    record_path = archive_dir / "moscowtimes/2024/12/27/a87474.json"
+    first = json.loads(record_path.read_text())
+    page = site.files[NO_IMAGE].replace(
+        b"His lawyers said they plan to appeal the sentence.",
+        b"His lawyers said they had filed an appeal on Monday.",
+    )
+    site.put(NO_IMAGE, page)
+    feed = site.files["/rss/news"].replace(
+        b"lawyers said they plan to appeal the sentence.",
+        b"lawyers said they have appealed the sentence.",
+    )
+    site.put("/rss/news", feed)
+
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    assert _summary(out)["sources"][0]["articles"]["updated"] == 1  # type: ignore[index]
+    latest = json.loads(record_path.read_text())
+    kept = json.loads((archive_dir / "moscowtimes/2024/12/27/a87474.r1.json").read_text())
+    assert latest["revision"] == 2
+    assert "filed an appeal on Monday" in latest["text"]
+    assert kept == first
+    assert (archive_dir / "moscowtimes/2024/12/27/a87474.r1.html.gz").is_file()
+    # The feed change alone (same page) is no new revision.
+    assert len(records(archive_dir)) == 10
+
+
+def test_a_page_that_fails_twice_then_succeeds_is_archived_in_the_same_run(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    site.script(REFERENCE, Scripted(503), Scripted(502))
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    assert [r.status for r in site.requests(REFERENCE)] == [503, 502, 200]
+    assert "moscowtimes/2024/12/27/a87467.json" in records(archive_dir)
+
+
+def test_a_page_that_keeps_failing_stays_queued_and_the_next_run_archives_it(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    site.script(REFERENCE, *[Scripted(500) for _ in range(3)])
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 1
+    summary = _summary(out)["sources"][0]  # type: ignore[index]
+    assert summary["articles"]["failed"] == 1
+    assert summary["still_queued"] == 1
+    assert "moscowtimes/2024/12/27/a87467.json" not in records(archive_dir)
+    assert "http_500" in err
+
+    code, out, _ = cli("status", "--config", str(config), "--json")
+    assert json.loads(out)[0]["queued"] == 1
+
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    assert "moscowtimes/2024/12/27/a87467.json" in records(archive_dir)
+    assert _summary(out)["sources"][0]["still_queued"] == 0  # type: ignore[index]
+
+
+def test_gone_article_is_given_up_with_a_reason_not_retried(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    site.remove(NO_IMAGE)
+    site.script(NO_IMAGE, Scripted(410))
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 1
+    assert _summary(out)["sources"][0]["articles"]["gone"] == 1  # type: ignore[index]
+    assert len(site.requests(NO_IMAGE)) == 1
+    cli("fetch", "--config", str(config))
+    assert len(site.requests(NO_IMAGE)) == 1
+    code, out, _ = cli("status", "--config", str(config), "--json")
+    assert json.loads(out)[0]["given_up"] == 1
+
+
+def test_url_flag_fetches_one_article_directly(
+    cli: Cli, config: Path, server: SiteServer, site: Site, archive_dir: Path
+) -> None:
+    code, out, err = cli("fetch", "--config", str(config), "--url", server.url(REFERENCE))
+    assert code == 0, err
+    assert list(records(archive_dir)) == ["moscowtimes/2024/12/27/a87467.json"]
+    assert not [r for r in site.requests() if r.path.startswith("/rss/")]
+    # Explicit URLs are refetched every time, and an unchanged page writes nothing.
+    code, out, err = cli("fetch", "--config", str(config), "--url", server.url(REFERENCE))
+    assert code == 0
+    assert _summary(out)["sources"][0]["articles"]["unchanged"] == 1  # type: ignore[index]
+
+
+def test_feed_flag_overrides_the_sources_feeds(
+    cli: Cli, config: Path, server: SiteServer, site: Site, archive_dir: Path
+) -> None:
+    code, _, err = cli("fetch", "--config", str(config), "--feed", server.url("/rss/opinion"))
+    assert code == 0, err
+    assert list(records(archive_dir)) == ["moscowtimes/2026/06/22/a93072.json"]
+    assert {r.path for r in site.requests() if r.path.startswith("/rss/")} == {"/rss/opinion"}
+
+
+def test_archive_flag_moves_archive_and_state_together(
+    cli: Cli, config: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "elsewhere"
+    code, _, err = cli("fetch", "--config", str(config), "--archive", str(other))
+    assert code == 0, err
+    assert len(records(other)) == 10
+    assert (other / ".state" / "state.sqlite3").is_file()
+    assert not (tmp_path / "archive").exists()
+
+
+def test_robots_disallowed_article_is_not_fetched(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    site.put("/robots.txt", b"User-agent: *\nDisallow: /2024/12/27/samara-\n", "text/plain")
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 1
+    assert not site.requests(NO_IMAGE)
+    assert "robots" in err
+    assert len(records(archive_dir)) == 9
