@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sitesrv import Site, SiteServer
 
+from sitesrv import Site, SiteServer
 from worker.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"

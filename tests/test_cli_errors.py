@@ -19,22 +19,22 @@ def _no_traceback(err: str) -> None:
 @pytest.mark.parametrize(
     ("body", "named"),
     [
-        ("[http]\nper_host_delay = \"soon\"\n", "http.per_host_delay"),
+        ('[http]\nper_host_delay = "soon"\n', "http.per_host_delay"),
         ("[http]\nper_host_concurency = 2\n", "http.per_host_concurency"),
-        ("[archiv]\ndir = \"x\"\n", "archiv"),
+        ('[archiv]\ndir = "x"\n', "archiv"),
         ("[http]\nper_host_concurrency = 0\n", "http.per_host_concurrency"),
-        ("[http]\nrespect_robots = \"maybe\"\n", "http.respect_robots"),
-        ("[[sources]]\nname = \"../etc\"\nfeeds = []\n", "sources[0].name"),
-        ("[[sources]]\nname = \"x\"\nprofile = \"nope\"\n", "sources.x.profile"),
-        ("[[sources]]\nname = \"x\"\nfeeds = [\"file:///etc/passwd\"]\n", "sources.x.feeds"),
-        ("[[sources]]\nname = \"x\"\nfeeds = []\ncolour = 1\n", "sources[0].colour"),
+        ('[http]\nrespect_robots = "maybe"\n', "http.respect_robots"),
+        ('[[sources]]\nname = "../etc"\nfeeds = []\n', "sources[0].name"),
+        ('[[sources]]\nname = "x"\nprofile = "nope"\n', "sources.x.profile"),
+        ('[[sources]]\nname = "x"\nfeeds = ["file:///etc/passwd"]\n', "sources.x.feeds"),
+        ('[[sources]]\nname = "x"\nfeeds = []\ncolour = 1\n', "sources[0].colour"),
         ("not toml at all [", "invalid TOML"),
     ],
 )
-def test_bad_config_names_the_key(
-    cli: Cli, tmp_path: Path, body: str, named: str
-) -> None:
-    paths = f"[archive]\ndir = \"{tmp_path / 'archive'}\"\n[state]\npath = \"{tmp_path / 'state.db'}\"\n"
+def test_bad_config_names_the_key(cli: Cli, tmp_path: Path, body: str, named: str) -> None:
+    paths = (
+        f'[archive]\ndir = "{tmp_path / "archive"}"\n[state]\npath = "{tmp_path / "state.db"}"\n'
+    )
     config = tmp_path / "bad.toml"
     config.write_text(paths + body if body.startswith(("[http]", "[[sources]]")) else body)
     code, out, err = cli("fetch", "--config", str(config))
@@ -81,9 +81,7 @@ def test_unknown_flag_and_unknown_source(cli: Cli, config: Path) -> None:
     assert "--url" in err
 
 
-def test_unreachable_site_fails_with_exit_1_and_writes_no_article(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_unreachable_site_fails_with_exit_1_and_writes_no_article(cli: Cli, tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -102,7 +100,9 @@ def test_unreachable_site_fails_with_exit_1_and_writes_no_article(
 def test_private_addresses_refused_by_default(cli: Cli, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     config = write_config(
-        tmp_path / "c.toml", feeds=["http://127.0.0.1:9/rss/news"], archive=archive,
+        tmp_path / "c.toml",
+        feeds=["http://127.0.0.1:9/rss/news"],
+        archive=archive,
         http={"allow_private_addresses": False},
     )
     code, out, err = cli("fetch", "--config", str(config))
@@ -113,7 +113,9 @@ def test_private_addresses_refused_by_default(cli: Cli, tmp_path: Path) -> None:
 def test_module_entry_point_and_console_script_run() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "worker", "fetch", "--bogus"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "--bogus" in result.stderr

@@ -45,7 +45,9 @@ def test_validators_stored_even_when_body_hash_unchanged(
     assert cli("fetch", "--config", str(config))[0] == 0
     # A server that changes its ETag but not its body: no parse, new validator stored and sent.
     body = site.body_of("/rss/news")
-    site.script("/rss/news", Scripted(200, {"ETag": '"v2"', "Content-Type": "application/rss+xml"}, body))
+    site.script(
+        "/rss/news", Scripted(200, {"ETag": '"v2"', "Content-Type": "application/rss+xml"}, body)
+    )
     assert cli("fetch", "--config", str(config))[0] == 0
     assert cli("fetch", "--config", str(config))[0] == 0
     last = site.requests("/rss/news")[-1]

@@ -9,10 +9,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from conftest import FIXTURES, MT_EXPECTED, Cli, records
 from mtsite import FURNITURE
 from sitesrv import SiteServer
-
 from worker.record import schema
 
 EXPECTED = sorted(MT_EXPECTED.glob("*.json"))

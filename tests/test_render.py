@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from test_moscowtimes_golden import _seed_paragraphs
+
 from conftest import Cli
 from sitesrv import SiteServer
-from test_moscowtimes_golden import _seed_paragraphs
 
 REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
 

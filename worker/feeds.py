@@ -98,7 +98,7 @@ def prepare(body: bytes) -> bytes:
     return head + tail
 
 
-def _entry(item: dict[str, object], base_url: str) -> FeedEntry | None:
+def _entry(item: dict[str, object], base_url: str, atom: bool) -> FeedEntry | None:
     # dict.get bypasses FeedParserDict's legacy key mapping (which maps "updated" to "published").
     raw: dict[str, Any] = {key: dict.get(item, key) for key in _ENTRY_KEYS}
     link = raw.get("link")
@@ -143,6 +143,9 @@ def _entry(item: dict[str, object], base_url: str) -> FeedEntry | None:
     summary = raw.get("summary")
     published = raw.get("published")
     updated = raw.get("updated")
+    if published is None and not atom:
+        # feedparser files RSS items' dc:date under "updated"; it is the item's date.
+        published = updated
     return FeedEntry(
         url=url,
         guid=clean_text(guid) if isinstance(guid, str) else None,
@@ -171,7 +174,7 @@ def parse(body: bytes, base_url: str) -> Feed:
     entries: list[FeedEntry] = []
     skipped = 0
     for raw in raw_entries[:MAX_ENTRIES]:
-        entry = _entry(raw, base_url)
+        entry = _entry(raw, base_url, version.startswith("atom"))
         if entry is None:
             skipped += 1
         else:

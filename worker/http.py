@@ -17,7 +17,7 @@ import random
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,7 +65,8 @@ def is_public_address(address: str) -> bool:
         elif ip.sixtofour is not None:
             ip = ip.sixtofour
     blocked = (
-        ip.is_private
+        not ip.is_global  # also catches shared (100.64/10) and documentation ranges
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_multicast
@@ -148,6 +149,7 @@ class Fetcher:
         resolver: Callable[[str, int], Any] | None = None,
         on_request: Callable[[str, int | None, float], None] | None = None,
         robots_store: RobotsStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.http = http
         self.retry = retry
@@ -174,6 +176,7 @@ class Fetcher:
         self._resolver = resolver
         self._on_request = on_request
         self._robots_store = robots_store
+        self._sleep = sleep
         self.requests_sent = 0
 
     async def __aenter__(self) -> Fetcher:
@@ -208,6 +211,7 @@ class Fetcher:
             retry=retry_if_exception_type(TransientFetchError),
             stop=too_long,
             wait=wait,
+            sleep=self._sleep,
             reraise=True,
         ):
             with attempt:

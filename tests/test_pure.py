@@ -1,0 +1,156 @@
+"""Pure functions, table-tested: headers, URLs and IDs, dates, durations and sizes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from worker import dates, headers
+from worker.config import parse_duration, parse_size
+from worker.errors import ConfigError
+from worker.urls import article_id, canonical_url, moscowtimes_id, url_id
+
+NOW = datetime(2024, 12, 27, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        ("Fri, 27 Dec 2024 12:01:30 GMT", 90.0),
+        ("Friday, 27-Dec-24 12:00:10 GMT", 10.0),
+        ("Fri, 27 Dec 2024 11:00:00 GMT", 0.0),
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_retry_delay(value: str, seconds: float | None) -> None:
+    assert headers.retry_delay({"retry-after": value}, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("max-age=600", 600.0),
+        ("public, s-maxage=60, max-age=30", 60.0),
+        ("no-store, max-age=600", None),
+        ("private", None),
+    ],
+)
+def test_cache_max_age(value: str, seconds: float | None) -> None:
+    assert headers.cache_max_age({"cache-control": value}) == seconds
+
+
+def test_validators_and_conditional_headers() -> None:
+    etag, modified = headers.validators(
+        {"etag": ' "abc" ', "last-modified": "Fri, 27 Dec 2024 12:00:00 GMT"}
+    )
+    assert headers.conditional_headers(etag, modified) == {
+        "If-None-Match": '"abc"',
+        "If-Modified-Since": "Fri, 27 Dec 2024 12:00:00 GMT",
+    }
+    assert headers.conditional_headers(None, None) == {}
+
+
+@pytest.mark.parametrize(
+    ("attempts", "delay"),
+    [(0, 0.0), (1, 300.0), (2, 600.0), (3, 1200.0), (10, 21600.0), (99, 21600.0)],
+)
+def test_backoff(attempts: int, delay: float) -> None:
+    assert headers.backoff(attempts, 300.0, 21600.0) == delay
+
+
+@pytest.mark.parametrize(
+    ("href", "base", "expected"),
+    [
+        (
+            "/2024/12/27/x-a1?utm_source=rss&utm_medium=feed#top",
+            "https://www.themoscowtimes.com/rss/news",
+            "https://www.themoscowtimes.com/2024/12/27/x-a1",
+        ),
+        ("HTTPS://Example.COM/a?b=1&utm_campaign=x", None, "https://example.com/a?b=1"),
+        ("javascript:alert(1)", None, None),
+        ("file:///etc/passwd", None, None),
+        ("ftp://example.com/x", None, None),
+        ("mailto:a@b.c", None, None),
+        ("http:///nohost", None, None),
+        ("https://example.com/" + "a" * 3000, None, None),
+        ("https://exa mple.com:99999/", None, None),
+        ("", "https://example.com/", None),
+    ],
+)
+def test_canonical_url(href: str, base: str | None, expected: str | None) -> None:
+    assert canonical_url(href, base) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://www.themoscowtimes.com/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467",
+            "a87467",
+        ),
+        (
+            "https://www.themoscowtimes.com/2024/12/27/3-key-developments-in-the-russia-ukraine-war-in-2024-2-a87402",
+            "a87402",
+        ),
+        ("https://www.themoscowtimes.com/2024/12/27/a-a1-b-a22", "a22"),
+        ("https://www.themoscowtimes.com/news/some-slug-60848", None),
+        ("https://www.themoscowtimes.com/rss/news", None),
+    ],
+)
+def test_moscowtimes_id(url: str, expected: str | None) -> None:
+    assert moscowtimes_id(url) == expected
+
+
+def test_article_id_falls_back_to_a_url_hash() -> None:
+    url = "https://example.com/2024/01/01/story"
+    assert article_id(url, "generic") == url_id(url)
+    assert article_id(url, "moscowtimes") == url_id(url)
+    assert url_id(url) != url_id(url + "2")
+    assert article_id("https://www.themoscowtimes.com/x-a5", "moscowtimes") == "a5"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Fri, 27 Dec 2024 12:38:00 +0300", "2024-12-27T12:38:00+03:00"),
+        ("2024-12-27T12:38:00+03:00", "2024-12-27T12:38:00+03:00"),
+        ("2024-12-27T12:38:00.123Z", "2024-12-27T12:38:00.123000+00:00"),
+        ("2024-12-27 12:38:00+0300", "2024-12-27T12:38:00+03:00"),
+        ("2024-12-27T12:38", "2024-12-27T12:38:00"),
+        ("2024-12-27", "2024-12-27T00:00:00"),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
+def test_dates_keep_their_offset(value: str, expected: str | None) -> None:
+    assert dates.normalize(value) == expected
+
+
+def test_utc_day_for_the_archive_folder() -> None:
+    assert dates.utc_day("2024-12-27T01:30:00+03:00", NOW) == ("2024", "12", "26")
+    assert dates.utc_day(None, NOW) == ("2024", "12", "27")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("500ms", 0.5), ("10s", 10.0), ("10m", 600.0), ("6h", 21600.0), ("1d", 86400.0)],
+)
+def test_durations(value: str, seconds: float) -> None:
+    assert parse_duration(value, "k") == seconds
+
+
+@pytest.mark.parametrize("value", ["10", 10, "ten minutes", "-1s", ""])
+def test_bad_durations_name_the_key(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"the\.key"):
+        parse_duration(value, "the.key")
+
+
+@pytest.mark.parametrize(
+    ("value", "size"), [(1024, 1024), ("10MB", 10_000_000), ("1MiB", 1048576), ("512", 512)]
+)
+def test_sizes(value: object, size: int) -> None:
+    assert parse_size(value, "k") == size
