@@ -189,3 +189,72 @@ def test_robots_disallowed_article_is_not_fetched(
     assert not site.requests(NO_IMAGE)
     assert "robots" in err
     assert len(records(archive_dir)) == 9
+
+
+def test_profile_that_matches_nothing_is_a_counted_logged_warning(
+    cli: Cli, config: Path, server: SiteServer, site: Site, archive_dir: Path
+) -> None:
+    odd = "/2024/12/28/redesigned-page-a99999"
+    words = " ".join(f"word{i}" for i in range(60))
+    site.put(
+        odd,
+        f"<html><head><title>Redesigned</title></head><body><main><h1>Redesigned</h1>"
+        f"<p>First paragraph {words}.</p><p>Second paragraph {words}.</p></main></body></html>".encode(),
+    )
+    code, out, err = cli("fetch", "--config", str(config), "--url", server.url(odd))
+    assert code == 0, err
+    assert _summary(out)["sources"][0]["extraction_warnings"] == 1  # type: ignore[index]
+    record = next(iter(records(archive_dir).values()))
+    assert record["extraction"]["method"] == "generic"
+    assert any(w.startswith("profile_no_match") for w in record["extraction"]["warnings"])
+    assert "First paragraph word0" in record["text"]
+    events = [json.loads(line) for line in err.splitlines()]
+    warned = [e for e in events if e["event"] == "article_archived"]
+    assert warned and warned[0]["level"] == "warning"
+
+
+def test_off_a_terminal_logs_are_json_lines(cli: Cli, config: Path) -> None:
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 0
+    events = [json.loads(line) for line in err.splitlines()]
+    assert {"feed_parsed", "article_archived", "poll_done"} <= {e["event"] for e in events}
+    assert all({"ts", "level", "event"} <= set(e) for e in events)
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_on_a_terminal_fetch_shows_progress_and_a_readable_summary(config: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", "fetch", "--config", str(config)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=30)
+    os.close(leader)
+    text = output.decode("utf-8", "replace")
+    assert process.returncode == 0, text
+    assert "feeds polled 3" in text
+    assert "articles 10/10" in text
+    assert (
+        "moscowtimes: feeds 3 polled (3 changed, 0 not modified, 0 failed); articles 10 new, "
+        "0 updated, 0 unchanged, 0 failed (0 given up), 0 still queued" in text
+    )

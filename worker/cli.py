@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fmt = args.log_format
     on_tty = sys.stderr.isatty()
     json_lines = fmt == "json" or (fmt == "auto" and not on_tty)
-    level = logging.INFO if (args.verbose or json_lines) else logging.WARNING
+    # On a terminal the summary names every failure once; -v shows the events as they happen.
+    level = logging.INFO if (args.verbose or json_lines) else logging.ERROR
     from worker import logs
 
     logs.configure(json_lines=json_lines, level=level)

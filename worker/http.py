@@ -170,7 +170,7 @@ class Fetcher:
         )
         self._global = asyncio.Semaphore(http.max_connections)
         self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, tuple[float, Protego | None, bool]] = {}
+        self._robots: dict[str, tuple[float, Protego | None, str | None]] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._resolved: dict[str, tuple[float, bool]] = {}
         self._resolver = resolver
@@ -397,10 +397,11 @@ class Fetcher:
             if entry is None or entry[0] < time.monotonic():
                 entry = await self._load_robots(origin)
                 self._robots[origin] = entry
-        _, parser, available = entry
-        if not available:
+        _, parser, failure = entry
+        if failure is not None:
             raise TransientFetchError(
-                f"{origin}/robots.txt is failing: not fetching until it answers",
+                f"{origin}/robots.txt failed ({failure}): not fetching from this host until it "
+                "answers",
                 reason="robots_unavailable",
                 retry_after=ROBOTS_UNAVAILABLE_RETRY,
             )
@@ -409,8 +410,8 @@ class Fetcher:
                 f"{url}: disallowed by robots.txt", reason="robots_disallowed"
             )
 
-    async def _load_robots(self, origin: str) -> tuple[float, Protego | None, bool]:
-        """Expiry, parser (None: allow all) and whether robots.txt was available."""
+    async def _load_robots(self, origin: str) -> tuple[float, Protego | None, str | None]:
+        """Expiry, parser (None: allow all) and why robots.txt was unavailable (None: it was)."""
         now = time.monotonic()
         stored = self._robots_store.robots_get(origin) if self._robots_store else None
         if stored is not None and 0 <= time.time() - stored[1] < ROBOTS_TTL:
@@ -426,13 +427,13 @@ class Fetcher:
                 text = None
             except FetchError as exc:
                 log.warning("robots_unavailable", extra={"origin": origin, "reason": exc.reason})
-                return (now + ROBOTS_UNAVAILABLE_RETRY, None, False)
+                return (now + ROBOTS_UNAVAILABLE_RETRY, None, str(exc))
             if self._robots_store is not None:
                 self._robots_store.robots_put(origin, text, time.time())
             expiry = now + ROBOTS_TTL
         if text is None:
-            return (expiry, None, True)
+            return (expiry, None, None)
         try:
-            return (expiry, Protego.parse(text), True)
+            return (expiry, Protego.parse(text), None)
         except Exception:  # protego raises assorted errors on garbage; treat as absent
-            return (expiry, None, True)
+            return (expiry, None, None)
