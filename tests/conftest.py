@@ -38,6 +38,8 @@ def write_config(
     name: str = "moscowtimes",
     http: dict[str, Any] | None = None,
     retry: dict[str, Any] | None = None,
+    service: dict[str, Any] | None = None,
+    interval: str = "10m",
     extra_sources: str = "",
 ) -> Path:
     http_values = {
@@ -69,12 +71,14 @@ path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
 {table(http_values)}
 [retry]
 {table(retry_values)}
+[service]
+{table(service or {})}
 
 [[sources]]
 name = "{name}"
 profile = "{profile}"
 feeds = {json.dumps(feeds)}
-interval = "10m"
+interval = "{interval}"
 {extra_sources}
 """,
         encoding="utf-8",

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         help="fetch this article page directly (always refetched)",
     )
 
+    run = sub.add_parser("run", help="the service: poll on schedule until SIGTERM/SIGINT")
+    common(run)
+
     render = sub.add_parser("render", help="print an archived article")
     common(render)
     render.add_argument("target", metavar="PATH_OR_ID")
@@ -120,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     json_summary=json_lines,
                 )
             )
+        if args.command == "run":
+            from worker import service
+
+            return service.run(settings)
         if args.command == "render":
             print(commands.render(settings, args.target, args.format), end="")
             return 0

@@ -82,6 +82,11 @@ class Progress:
         self.failed += outcome in ("failed", "gone")
         self._show()
 
+    def article_extracted(
+        self, source: str, profile: str, method: str, fallbacks: Sequence[str], warnings: int
+    ) -> None:
+        return
+
     def _show(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < 0.1:

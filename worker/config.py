@@ -9,6 +9,7 @@ naming the key. This is the only module, with ``cli``, that reads the environmen
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -146,6 +147,45 @@ class RetrySettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_meta("str", "address of the operations endpoint (/healthz, /readyz, /metrics)"),
+    )
+    port: int = field(
+        default=9464, metadata=_meta("int", "port of the operations endpoint (0: any)", minimum=0)
+    )
+    shutdown_grace: float = field(
+        default=20.0,
+        metadata=_meta(
+            "duration", "time in-flight work may take to finish after SIGTERM", minimum=0
+        ),
+    )
+    jitter: float = field(
+        default=0.1,
+        metadata=_meta(
+            "float", "random delay added to each poll, as a fraction of the interval", minimum=0
+        ),
+    )
+    max_interval: float = field(
+        default=6 * 3600.0,
+        metadata=_meta(
+            "duration", "longest poll interval Cache-Control or a feed's ttl may set", minimum=1
+        ),
+    )
+    failure_backoff_max: float = field(
+        default=6 * 3600.0,
+        metadata=_meta("duration", "longest delay between polls of a failing feed", minimum=1),
+    )
+    queue_every: float = field(
+        default=60.0,
+        metadata=_meta(
+            "duration", "how often queued articles whose time has come are retried", minimum=0.1
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str
     profile: str
@@ -162,6 +202,7 @@ class Settings:
     state: StateSettings = field(default_factory=StateSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -178,6 +219,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "state": StateSettings,
     "http": HttpSettings,
     "retry": RetrySettings,
+    "service": ServiceSettings,
 }
 _SOURCE_KEYS = {"name", "profile", "feeds", "sitemap", "interval", "honour_ttl", "enabled"}
 
@@ -188,6 +230,13 @@ def _convert(kind: str, value: object, key: str, minimum: float | None) -> Any:
         result = parse_duration(value, key)
     elif kind == "size":
         result = parse_size(value, key)
+    elif kind == "float":
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        result = float(value)
     elif kind == "int":
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)

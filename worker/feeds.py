@@ -159,10 +159,22 @@ def _entry(item: dict[str, object], base_url: str, atom: bool) -> FeedEntry | No
     )
 
 
-def parse(body: bytes, base_url: str) -> Feed:
-    """Parse a feed body fetched from ``base_url``. Raises :class:`ParseError` if it is no feed."""
+def parse(body: bytes, base_url: str, content_type: str | None = None) -> Feed:
+    """Parse a feed body fetched from ``base_url``. Raises :class:`ParseError` if it is no feed.
+
+    ``content_type`` is the response's header (its charset wins over the XML prolog, as HTTP
+    says); without one the body is read as XML with the encoding it declares.
+    """
     data = prepare(body)
-    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": base_url})
+    declared = content_type or ""
+    if not re.search(r"xml|rss|atom", declared, re.IGNORECASE):
+        # Servers send feeds as text/html or text/plain too; feedparser would flag that.
+        charset = re.search(r"charset=[^;]+", declared, re.IGNORECASE)
+        declared = "application/xml" + (f"; {charset.group(0)}" if charset else "")
+    parsed = feedparser.parse(
+        io.BytesIO(data),
+        response_headers={"content-location": base_url, "content-type": declared},
+    )
     version = str(parsed.get("version") or "")
     raw_entries = parsed.get("entries") or []
     problem = None

@@ -90,6 +90,39 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return float(min(cap, base * (2 ** min(attempts - 1, 30))))
 
 
+def next_poll(
+    now: float,
+    interval: float,
+    *,
+    ok: bool,
+    failures: int = 0,
+    max_age: float | None = None,
+    retry_after: float | None = None,
+    ttl_minutes: int | None = None,
+    honour_ttl: bool = False,
+    max_interval: float = 6 * 3600.0,
+    failure_cap: float = 6 * 3600.0,
+) -> float:
+    """When to poll a feed next.
+
+    After a success: the configured interval, raised (never lowered) by Cache-Control max-age and,
+    if the source says so, the feed's ttl, both bounded by ``max_interval``. After a failure:
+    the interval doubling with each consecutive failure, at least Retry-After, capped by
+    ``failure_cap``; a failing feed is never abandoned.
+    """
+    if ok:
+        delay = interval
+        if max_age:
+            delay = max(delay, min(max_age, max_interval))
+        if honour_ttl and ttl_minutes:
+            delay = max(delay, min(ttl_minutes * 60.0, max_interval))
+    else:
+        delay = min(failure_cap, interval * 2 ** min(max(failures - 1, 0), 30))
+        if retry_after:
+            delay = max(delay, min(retry_after, failure_cap))
+    return now + delay
+
+
 def now_utc() -> datetime:
     """The current time, aware, in UTC (the one clock read outside tests)."""
     return datetime.now(UTC)

@@ -36,7 +36,7 @@ from worker.errors import (
     TransientFetchError,
 )
 from worker.extract import NO_MATCH, extract
-from worker.headers import backoff, conditional_headers, validators
+from worker.headers import backoff, cache_max_age, conditional_headers, next_poll, validators
 from worker.http import Fetcher
 from worker.record import FetchInfo, build
 from worker.state import Discovered, QueueItem, State
@@ -57,7 +57,6 @@ GIVE_UP_REASONS = frozenset(
         "bad_encoding",
     }
 )
-FEED_FAILURE_CAP = 6 * 3600.0
 
 
 class Observer(Protocol):
@@ -68,6 +67,10 @@ class Observer(Protocol):
     def articles_claimed(self, source: str, count: int) -> None: ...
 
     def article_done(self, source: str, outcome: str, reason: str | None) -> None: ...
+
+    def article_extracted(
+        self, source: str, profile: str, method: str, fallbacks: Sequence[str], warnings: int
+    ) -> None: ...
 
 
 @dataclass
@@ -163,6 +166,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.observer = observer
         self.owner = _owner()
+        self.draining = False  # set on shutdown: claimed articles not yet started stay queued
         self.state.reclaim_leases(lambda owner: owner_is_dead(owner, self.owner))
 
     @staticmethod
@@ -216,32 +220,24 @@ class Pipeline:
         known = self.state.feed(url)
         sent = conditional_headers(known.etag, known.last_modified)
         now = self.now()
+        service = self.settings.service
         result = "failed"
-        error: str | None = None
         try:
             response = await self.fetcher.get(url, headers=sent)
-            etag, last_modified = validators(response.headers)
             if response.not_modified and not sent:
                 raise ParseError("HTTP 304 to a request without validators")
-            if response.not_modified:
-                result = "not_modified"
-                self.state.feed_polled(
-                    url,
-                    source.name,
-                    now=now,
-                    outcome=result,
-                    ok=True,
-                    etag=etag,
-                    last_modified=last_modified,
-                    next_poll_at=now + source.interval,
-                )
-            else:
+            etag, last_modified = validators(response.headers)
+            body_hash = ttl = None
+            result = "not_modified"
+            if not response.not_modified:
                 body_hash = hashlib.sha256(response.body).hexdigest()
-                if body_hash == known.body_hash:
-                    result = "not_modified"
-                    ttl = None
-                else:
-                    parsed = await asyncio.to_thread(feeds.parse, response.body, response.url)
+                if body_hash != known.body_hash:
+                    parsed = await asyncio.to_thread(
+                        feeds.parse,
+                        response.body,
+                        response.url,
+                        response.headers.get("content-type"),
+                    )
                     self._queue_entries(source, url, parsed, outcome)
                     result, ttl = "changed", parsed.ttl_minutes
                     if parsed.problem:
@@ -254,22 +250,38 @@ class Pipeline:
                                 "entries": len(parsed.entries),
                             },
                         )
-                self.state.feed_polled(
-                    url,
-                    source.name,
-                    now=now,
-                    outcome=result,
-                    ok=True,
-                    etag=etag,
-                    last_modified=last_modified,
-                    body_hash=body_hash,
-                    ttl_minutes=ttl,
-                    next_poll_at=now + source.interval,
-                )
+            due = next_poll(
+                now,
+                source.interval,
+                ok=True,
+                max_age=cache_max_age(response.headers),
+                ttl_minutes=ttl or known.ttl_minutes,
+                honour_ttl=source.honour_ttl,
+                max_interval=service.max_interval,
+            )
+            self.state.feed_polled(
+                url,
+                source.name,
+                now=now,
+                outcome=result,
+                ok=True,
+                etag=etag,
+                last_modified=last_modified,
+                body_hash=body_hash,
+                ttl_minutes=ttl,
+                next_poll_at=due,
+            )
         except (FetchError, ParseError) as exc:
             error = str(exc)
             reason = getattr(exc, "reason", "parse_error")
-            delay = backoff(known.consecutive_failures + 1, source.interval, FEED_FAILURE_CAP)
+            due = next_poll(
+                now,
+                source.interval,
+                ok=False,
+                failures=known.consecutive_failures + 1,
+                retry_after=getattr(exc, "retry_after", None),
+                failure_cap=service.failure_backoff_max,
+            )
             self.state.feed_polled(
                 url,
                 source.name,
@@ -277,11 +289,18 @@ class Pipeline:
                 outcome="failed",
                 ok=False,
                 error=error,
-                next_poll_at=now + delay,
+                next_poll_at=due,
             )
             log.warning(
                 "feed_failed",
-                extra={"source": source.name, "feed_url": url, "reason": reason, "error": error},
+                extra={
+                    "source": source.name,
+                    "feed_url": url,
+                    "reason": reason,
+                    "error": error,
+                    "failures": known.consecutive_failures + 1,
+                    "retry_in_s": round(due - now),
+                },
             )
             outcome.errors.append(f"{url}: {error}")
         outcome.feeds[result] += 1
@@ -330,6 +349,9 @@ class Pipeline:
         self, source: SourceSettings, item: QueueItem, outcome: SourceOutcome
     ) -> None:
         result, reason = "failed", None
+        if self.draining:
+            self.state.release(source.name, item.id, self.owner)
+            return
         try:
             result = await self.archive_article(source, item)
         except (FetchError, ExtractError, ArchiveError) as exc:
@@ -430,6 +452,14 @@ class Pipeline:
             revision=written.revision,
             now=self.now(),
         )
+        if self.observer:
+            self.observer.article_extracted(
+                source.name,
+                source.profile,
+                extracted.method,
+                extracted.fallbacks,
+                len(extracted.warnings),
+            )
         warned = any(w.startswith(NO_MATCH) for w in extracted.warnings)
         log.log(
             logging.WARNING if warned else logging.INFO,

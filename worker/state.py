@@ -71,6 +71,8 @@ class FeedState:
     body_hash: str | None
     consecutive_failures: int
     next_poll_at: float | None
+    ttl_minutes: int | None = None
+    last_poll_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,8 @@ class State:
 
     def feed(self, url: str) -> FeedState:
         rows = self._query(
-            "SELECT etag, last_modified, body_hash, consecutive_failures, next_poll_at "
-            "FROM feeds WHERE url = ?",
+            "SELECT etag, last_modified, body_hash, consecutive_failures, next_poll_at, "
+            "ttl_minutes, last_poll_at FROM feeds WHERE url = ?",
             (url,),
         )
         if not rows:
@@ -164,6 +166,8 @@ class State:
             row["body_hash"],
             row["consecutive_failures"],
             row["next_poll_at"],
+            row["ttl_minutes"],
+            row["last_poll_at"],
         )
 
     def feed_polled(
