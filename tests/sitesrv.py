@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ class Scripted:
     delay: float = 0.0
     drip: float = 0.0
     truncate: int | None = None
+    reset: bool = False  # close with a TCP reset after ``truncate`` bytes (or at once)
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Site:
         self.files: dict[str, bytes] = {}
         self.types: dict[str, str] = {}
         self.scripts: dict[str, list[Scripted | Callable[[], Scripted]]] = {}
+        self.faults: dict[str, Callable[[], Scripted]] = {}
         self.log: list[Logged] = []
         self.lock = threading.Lock()
         self.base = ""
@@ -96,6 +100,17 @@ class Site:
         with self.lock:
             self.scripts.setdefault(path, []).extend(answers)
 
+    def fault(self, path: str, answer: Scripted | Callable[[], Scripted]) -> None:
+        """Answer every request for ``path`` this way until :meth:`clear` is called."""
+        with self.lock:
+            self.faults[path] = answer if callable(answer) else (lambda: answer)
+
+    def clear(self) -> None:
+        """End every fault and drop every scripted answer: the site behaves again."""
+        with self.lock:
+            self.faults.clear()
+            self.scripts.clear()
+
     def requests(self, path: str | None = None) -> list[Logged]:
         with self.lock:
             return [r for r in self.log if path is None or r.path == path]
@@ -108,6 +123,9 @@ class Site:
 
     def answer(self, path: str, headers: dict[str, str]) -> Scripted:
         with self.lock:
+            fault = self.faults.get(path)
+            if fault is not None:
+                return fault()
             queue = self.scripts.get(path)
             if queue:
                 scripted = queue.pop(0)
@@ -161,6 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
             body = answer.body if answer.truncate is None else answer.body[: answer.truncate]
+            if answer.reset:
+                self.wfile.write(body)
+                self.wfile.flush()
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
+                self.close_connection = True
+                return
             if answer.drip:
                 for i in range(len(body)):
                     self.wfile.write(body[i : i + 1])

@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +114,24 @@ class Archive:
             )
         self._atomic(path, dumps(record))
         return WriteResult(outcome, relative, revision)
+
+    def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every current record of a source: (relative path, record). Revisions, raw pages,
+        temporary and unreadable files are skipped."""
+        base = self.root / source
+        if not SOURCE_NAME.match(source) or not base.is_dir():
+            return
+        for path in sorted(base.glob("*/*/*/*.json")):
+            stem = path.name[: -len(".json")]
+            if not SAFE_ID.match(stem):
+                continue  # <id>.r<N>.json revisions and stray names
+            relative = path.relative_to(self.root).as_posix()
+            record = self.read(relative)
+            if record is not None and record.get("id") == stem:
+                yield relative, record
+
+    def has_records(self, source: str) -> bool:
+        return next(self.records(source), None) is not None
 
     def _atomic(self, path: Path, data: bytes) -> None:
         tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")

@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("target", metavar="PATH_OR_ID")
     render.add_argument("--format", choices=("markdown", "json"), default="markdown")
 
+    state = sub.add_parser("state", help="maintain the state file")
+    common(state)
+    state.add_argument("action", choices=("rebuild",),
+                       help="rebuild: restore the seen-set from the archive")
+
     status = sub.add_parser("status", help="per source: polls, failures, counts")
     common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -129,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return service.run(settings)
         if args.command == "render":
             print(commands.render(settings, args.target, args.format), end="")
+            return 0
+        if args.command == "state":
+            print(commands.rebuild_state(settings))
             return 0
         if args.command == "status":
             rows = commands.status(settings)

@@ -20,11 +20,58 @@ import orjson
 from worker import render as render_md
 from worker.archive import Archive
 from worker.config import Settings, SourceSettings
-from worker.errors import ArchiveError, ConfigError
+from worker.errors import ArchiveError, ConfigError, StateError
 from worker.http import Fetcher
 from worker.pipeline import Pipeline, SourceOutcome
 from worker.state import State
 from worker.urls import SAFE_ID, canonical_url, host_of
+
+
+def open_state(settings: Settings, archive: Archive) -> State:
+    """Open the state; a missing state beside an archive that holds records is an error, since
+    starting afresh would fetch everything again (``state rebuild`` restores it)."""
+    path = settings.state.path
+    state = State(path)
+    if state.created and any(archive.has_records(s.name) for s in settings.sources):
+        state.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise StateError(
+            f"state file {path} is missing, but the archive {settings.archive.dir} holds records: "
+            "run 'news-worker state rebuild' first, or everything would be fetched again"
+        )
+    return state
+
+
+def rebuild_state(settings: Settings) -> str:
+    """Rebuild the seen-set from the archive; a corrupt state file is moved aside first."""
+    path = settings.state.path
+    moved = None
+    if path.exists():
+        try:
+            State(path, check=True).close()
+        except StateError:
+            moved = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            path.rename(moved)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+    archive = Archive(settings.archive.dir)
+    state = State(path)
+    try:
+        counts = {}
+        for source in settings.sources:
+            rows = (
+                (source.name, str(record["id"]), str(record.get("url") or ""), relative,
+                 record.get("feed_url"), str(record.get("content_hash") or ""),
+                 int(record.get("revision") or 1))
+                for relative, record in archive.records(source.name)
+            )
+            counts[source.name] = state.restore_archived(rows)
+    finally:
+        state.close()
+    done = ", ".join(f"{name}: {n} archived articles" for name, n in counts.items())
+    aside = f"; the unreadable state was moved to {moved}" if moved else ""
+    return f"state {path} rebuilt from {settings.archive.dir} ({done}){aside}"
 
 
 def choose_sources(
@@ -128,7 +175,7 @@ async def fetch(
     """One poll of the chosen sources. Returns the exit code."""
     chosen = choose_sources(settings, sources, feeds, urls)
     archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
-    state = State(settings.state.path)
+    state = open_state(settings, archive)
     archive.sweep()
     display = Progress() if progress else None
     try:

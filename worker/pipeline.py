@@ -84,6 +84,7 @@ class SourceOutcome:
     queued: int = 0
     warnings: int = 0
     errors: list[str] = field(default_factory=list)
+    archive_errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -271,9 +272,13 @@ class Pipeline:
                 ttl_minutes=ttl,
                 next_poll_at=due,
             )
-        except (FetchError, ParseError) as exc:
-            error = str(exc)
-            reason = getattr(exc, "reason", "parse_error")
+        except Exception as exc:  # FetchError, ParseError, or a bug: never stops other feeds
+            if not isinstance(exc, FetchError | ParseError):
+                log.exception("feed_crashed", extra={"source": source.name, "feed_url": url})
+            error = str(exc) or repr(exc)
+            reason = getattr(
+                exc, "reason", "parse_error" if isinstance(exc, ParseError) else "internal_error"
+            )
             due = next_poll(
                 now,
                 source.interval,
@@ -358,6 +363,17 @@ class Pipeline:
             reason = getattr(exc, "reason", type(exc).__name__)
             result = self._failed(source, item, exc)
             outcome.errors.append(f"{item.url}: {exc}")
+            if isinstance(exc, ArchiveError):
+                outcome.archive_errors.append(str(exc))
+        except Exception as exc:
+            # A bug or a page nobody foresaw: one article must never stop the others.
+            log.exception(
+                "article_crashed",
+                extra={"source": source.name, "article_id": item.id, "url": item.url},
+            )
+            reason = "internal_error"
+            result = self._failed(source, item, ExtractError(f"internal error: {exc!r}"))
+            outcome.errors.append(f"{item.url}: internal error: {exc!r}")
         finally:
             if result == "failed" and reason is None:
                 # Cancelled (shutdown) or an unexpected error: leave it queued for the next run.
@@ -377,7 +393,8 @@ class Pipeline:
             and not isinstance(exc, TransientFetchError)
             and exc.reason in GIVE_UP_REASONS
         )
-        give_up = give_up or attempts >= retry.give_up_after
+        # The archive failing (disk full) is not the article's fault: never give up for it.
+        give_up = give_up or (attempts >= retry.give_up_after and not isinstance(exc, ArchiveError))
         delay = backoff(attempts, retry.requeue_delay, retry.requeue_max_delay)
         if isinstance(exc, TransientFetchError) and exc.retry_after:
             delay = max(delay, exc.retry_after)

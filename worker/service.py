@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from worker.archive import Archive
+from worker.commands import open_state
 from worker.config import Settings, SourceSettings
 from worker.errors import ConfigError
 from worker.http import Fetcher
@@ -54,7 +55,7 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         removed = await asyncio.to_thread(self.archive.sweep)
-        state = self.state = State(self.settings.state.path)
+        state = self.state = open_state(self.settings, self.archive)
         metrics = Metrics(lambda: {s.name: state.counts(s.name) for s in self.sources})
         ops = OpsServer(
             self.settings.service.host,
@@ -193,9 +194,8 @@ class Service:
 
     def _note_archive(self, outcome: SourceOutcome) -> None:
         """Remember whether the last writes failed (for /readyz) and clear it once they work."""
-        failed = [e for e in outcome.errors if "cannot write" in e]
-        if failed:
-            self._archive_error = failed[-1]
+        if outcome.archive_errors:
+            self._archive_error = outcome.archive_errors[-1]
         elif outcome.articles["new"] or outcome.articles["updated"]:
             self._archive_error = None
 

@@ -101,13 +101,18 @@ class QueueItem:
 class State:
     """The SQLite store. One instance per process; all calls from one thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check: bool = False) -> None:
         self.path = path
+        self.created = not path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 30000")
+            if check:
+                verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+                if verdict != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check: {verdict}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(SCHEMA)
@@ -263,6 +268,13 @@ class State:
                         ),
                     )
                     new += 1
+                elif row["fingerprint"] is None and item.fingerprint is not None:
+                    # Rebuilt from the archive or fetched by --url: learn the entry, refetch nothing.
+                    db.execute(
+                        "UPDATE articles SET fingerprint = ?, feed_url = COALESCE(feed_url, ?), "
+                        "entry = COALESCE(entry, ?) WHERE source = ? AND id = ?",
+                        (item.fingerprint, item.feed_url, item.entry, source, item.id),
+                    )
                 elif (
                     row["status"] == "archived"
                     and item.fingerprint is not None
@@ -394,6 +406,24 @@ class State:
         return self._query(
             "SELECT * FROM articles WHERE id = ? AND path IS NOT NULL", (article_id,)
         )
+
+    def restore_archived(self, rows: Iterable[tuple[str, str, str, str, str | None, str, int]]) -> int:
+        """Mark archived articles found in the archive: (source, id, url, path, feed_url, hash,
+        revision). Queued rows for them are settled; nothing else is touched."""
+        count = 0
+        with self._write() as db:
+            for source, aid, url, path, feed_url, content_hash, revision in rows:
+                db.execute(
+                    "INSERT INTO articles (source, id, url, feed_url, status, discovered_at, "
+                    "archived_at, path, content_hash, revision) "
+                    "VALUES (?, ?, ?, ?, 'archived', 0, 0, ?, ?, ?) "
+                    "ON CONFLICT (source, id) DO UPDATE SET status = 'archived', "
+                    "path = excluded.path, content_hash = excluded.content_hash, "
+                    "revision = excluded.revision, lease_owner = NULL, lease_until = NULL",
+                    (source, aid, url, feed_url, path, content_hash, revision),
+                )
+                count += 1
+        return count
 
     def counts(self, source: str) -> dict[str, int]:
         rows = self._query(
