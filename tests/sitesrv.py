@@ -205,8 +205,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, site: Site) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, site: Site, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.site = site
         self.count = 0
 
@@ -214,9 +214,11 @@ class _Server(ThreadingHTTPServer):
 class SiteServer:
     """Runs a :class:`Site` on 127.0.0.1 in a background thread; use as a context manager."""
 
-    def __init__(self, site: Site, *, max_seconds: float = 300.0, max_requests: int = 20_000):
+    def __init__(
+        self, site: Site, *, max_seconds: float = 300.0, max_requests: int = 20_000, port: int = 0
+    ):
         self.site = site
-        self._server = _Server(site)
+        self._server = _Server(site, port)
         self.port = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
         site.base = self.base

@@ -71,8 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 
     state = sub.add_parser("state", help="maintain the state file")
     common(state)
-    state.add_argument("action", choices=("rebuild",),
-                       help="rebuild: restore the seen-set from the archive")
+    state.add_argument(
+        "action", choices=("rebuild",), help="rebuild: restore the seen-set from the archive"
+    )
 
     status = sub.add_parser("status", help="per source: polls, failures, counts")
     common(status)

@@ -61,9 +61,15 @@ def rebuild_state(settings: Settings) -> str:
         counts = {}
         for source in settings.sources:
             rows = (
-                (source.name, str(record["id"]), str(record.get("url") or ""), relative,
-                 record.get("feed_url"), str(record.get("content_hash") or ""),
-                 int(record.get("revision") or 1))
+                (
+                    source.name,
+                    str(record["id"]),
+                    str(record.get("url") or ""),
+                    relative,
+                    record.get("feed_url"),
+                    str(record.get("content_hash") or ""),
+                    int(record.get("revision") or 1),
+                )
                 for relative, record in archive.records(source.name)
             )
             counts[source.name] = state.restore_archived(rows)

@@ -109,6 +109,12 @@ class HttpSettings:
         default=32, metadata=_meta("int", "requests in flight in all", minimum=1)
     )
     respect_robots: bool = field(default=True, metadata=_meta("bool", "obey robots.txt"))
+    robots_failure_pause: float = field(
+        default=600.0,
+        metadata=_meta(
+            "duration", "how long a host whose robots.txt fails is left alone", minimum=0
+        ),
+    )
     allow_private_addresses: bool = field(
         default=False,
         metadata=_meta("bool", "allow loopback/private targets (tests and local mirrors only)"),

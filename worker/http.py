@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 ROBOTS_TTL = 24 * 3600.0
-ROBOTS_UNAVAILABLE_RETRY = 600.0
 ROBOTS_MAX_BYTES = 512_000
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524}
@@ -403,7 +402,7 @@ class Fetcher:
                 f"{origin}/robots.txt failed ({failure}): not fetching from this host until it "
                 "answers",
                 reason="robots_unavailable",
-                retry_after=ROBOTS_UNAVAILABLE_RETRY,
+                retry_after=self.http.robots_failure_pause,
             )
         if parser is not None and not parser.can_fetch(url, "news-worker"):
             raise PermanentFetchError(
@@ -427,7 +426,7 @@ class Fetcher:
                 text = None
             except FetchError as exc:
                 log.warning("robots_unavailable", extra={"origin": origin, "reason": exc.reason})
-                return (now + ROBOTS_UNAVAILABLE_RETRY, None, str(exc))
+                return (now + self.http.robots_failure_pause, None, str(exc))
             if self._robots_store is not None:
                 self._robots_store.robots_put(origin, text, time.time())
             expiry = now + ROBOTS_TTL

@@ -51,12 +51,9 @@ GIVE_UP_REASONS = frozenset(
         "private_address",
         "too_large",
         "bad_url",
-        "bad_redirect",
-        "redirect_loop",
-        "too_many_redirects",
         "bad_encoding",
     }
-)
+)  # redirect loops and chains are retried slowly: sites fix their redirects
 
 
 class Observer(Protocol):
@@ -273,6 +270,7 @@ class Pipeline:
                 next_poll_at=due,
             )
         except Exception as exc:  # FetchError, ParseError, or a bug: never stops other feeds
+            result = "failed"
             if not isinstance(exc, FetchError | ParseError):
                 log.exception("feed_crashed", extra={"source": source.name, "feed_url": url})
             error = str(exc) or repr(exc)

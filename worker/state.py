@@ -407,7 +407,9 @@ class State:
             "SELECT * FROM articles WHERE id = ? AND path IS NOT NULL", (article_id,)
         )
 
-    def restore_archived(self, rows: Iterable[tuple[str, str, str, str, str | None, str, int]]) -> int:
+    def restore_archived(
+        self, rows: Iterable[tuple[str, str, str, str, str | None, str, int]]
+    ) -> int:
         """Mark archived articles found in the archive: (source, id, url, path, feed_url, hash,
         revision). Queued rows for them are settled; nothing else is touched."""
         count = 0
