@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from worker.errors import ExtractError
 from worker.feeds import FeedEntry
-from worker.html import PageMeta, decode, page_meta, text_of
+from worker.html import MAX_NESTING, PageMeta, decode, nesting_depth, page_meta, text_of
 from worker.model import Extracted
 from worker.profiles import generic, moscowtimes
 
@@ -35,6 +35,8 @@ def extract(
         raise ExtractError(f"page of {len(body)} bytes is over the limit of {MAX_PAGE_BYTES}")
     if not body.strip():
         raise ExtractError("empty page")
+    if nesting_depth(body) >= MAX_NESTING:
+        raise ExtractError(f"HTML nested {MAX_NESTING} or more levels deep: refused")
     text, _ = decode(body, content_type)
     tree = LexborHTMLParser(text)
     meta = page_meta(tree, url)

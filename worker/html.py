@@ -1,7 +1,9 @@
 """HTML reading shared by the profiles: decoding, the page's metadata, inline text and Markdown.
 
 Bytes are decoded here, not by httpx: many pages declare their charset only in ``<meta>``.
-Order: BOM, Content-Type header, ``<meta charset>`` / ``http-equiv``, strict UTF-8, detection.
+Order: BOM; valid UTF-8 (a mislabelled UTF-8 page is far likelier than single-byte text that
+happens to be valid UTF-8); the Content-Type header; ``<meta charset>`` / ``http-equiv``;
+detection.
 Everything walks the tree with a depth bound, so hostile nesting cannot exhaust the stack.
 """
 
@@ -52,6 +54,13 @@ def decode(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     declared = _codec(content_charset(content_type))
     match = _META_CHARSET.search(body[:8192])
     meta = _codec(match.group(1).decode("ascii")) if match else None
+    if declared != "utf-8" and meta != "utf-8" and not body.isascii():
+        # Valid UTF-8 with non-ASCII bytes is almost never another charset: a page labelled
+        # latin-1 that decodes as UTF-8 is a mislabelled UTF-8 page.
+        try:
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     for candidate in (declared, meta):
         if candidate:
             try:
@@ -66,6 +75,36 @@ def decode(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     detected = _codec(best.encoding) if best is not None else None
     chosen = detected or declared or meta or "cp1252"
     return body.decode(chosen, "replace"), chosen
+
+
+MAX_NESTING = 2000
+_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9]{0,15})\b[^<>]{0,4096}?(/?)>")
+_NOT_NESTING = frozenset(
+    b"area base br col embed hr img input link meta source track wbr p li dt dd tr td th "
+    b"option optgroup tbody thead tfoot colgroup caption rp rt".split()
+)
+
+
+def nesting_depth(body: bytes, *, limit: int = MAX_NESTING) -> int:
+    """Deepest element nesting of a page (auto-closed and void elements not counted), stopping
+    at ``limit``. lexbor's tree builder is quadratic in depth: 100,000 nested divs take half a
+    minute, so hostile nesting is measured before parsing. Pages with few tags skip the scan."""
+    if body.count(b"<") < 20 * limit:
+        return 0
+    depth = deepest = 0
+    for match in _TAG.finditer(body):
+        closing, name, self_closing = match.groups()
+        if self_closing or name.lower() in _NOT_NESTING:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest >= limit:
+                    break
+    return deepest
 
 
 def squash(text: str | None) -> str:
