@@ -90,7 +90,13 @@ def test_html_nested_100000_levels(profile: str) -> None:
     assert time.monotonic() - started < 30
     # Ordinary deep-ish markup (a few hundred levels) is still extracted.
     words = " ".join(f"word{i}" for i in range(80))
-    fine = ("<div>" * 300 + f"<h1>Title</h1><p>{words}</p><p>{words}</p>" + "</div>" * 300).encode()
+    fine = (
+        "<html><head><title>T</title></head><body>"
+        + "<div>" * 200
+        + f"<h1>Title</h1><p>{words}</p><p>{words}</p>"
+        + "</div>" * 200
+        + "</body></html>"
+    ).encode()
     assert "word79" in extract(fine, "https://news.example/ok", profile).text
 
 

@@ -48,13 +48,33 @@ def _inline(node: _Element) -> tuple[str, str]:
     return "".join(text), "".join(markdown)
 
 
+def _inline_text_only(node: _Element) -> tuple[str, str]:
+    text = squash(node.text)
+    return text, text.translate(_MD_SPECIAL)
+
+
 def body_blocks(body: _Element | None, base: str) -> tuple[Block, ...]:
     """Our blocks from trafilatura's XML body (p, head, quote, list, graphic, table)."""
     if body is None:
         return ()
     blocks: list[Block] = []
-    for node in body:
+    _collect(body, base, blocks, 0)
+    return tuple(blocks)
+
+
+_CONTAINERS = frozenset({"div", "section", "article", "main", "body"})
+
+
+def _collect(parent: _Element, base: str, blocks: list[Block], depth: int) -> None:
+    for node in parent:
         tag = node.tag
+        if tag in _CONTAINERS and len(node) and depth < 64:
+            # trafilatura's fallback extractors keep wrapper divs around the paragraphs.
+            if (node.text or "").strip():
+                text, markdown = _inline_text_only(node)
+                blocks.append(Block("paragraph", text=text, markdown=markdown))
+            _collect(node, base, blocks, depth + 1)
+            continue
         if tag == "graphic":
             src = canonical_url(node.get("src") or "", base)
             if src:
@@ -77,7 +97,6 @@ def body_blocks(body: _Element | None, base: str) -> tuple[Block, ...]:
             blocks.append(Block("quote", text=text, markdown=markdown))
         else:
             blocks.append(Block("paragraph", text=text, markdown=markdown))
-    return tuple(blocks)
 
 
 def extract_body(html: str, url: str) -> tuple[Block, ...]:
