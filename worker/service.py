@@ -16,6 +16,7 @@ next start).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -234,7 +235,9 @@ class Service:
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
-            return f"{root}: {exc.strerror or exc}"
+            return f"{root}: " + (
+                "disk full" if exc.errno == errno.ENOSPC else str(exc.strerror or exc)
+            )
         return None
 
 
