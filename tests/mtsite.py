@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -422,3 +423,181 @@ def rfc2822(iso: str) -> str:
     when = datetime.fromisoformat(iso)
     offset = when.strftime("%z")
     return when.strftime("%a, %d %b %Y %H:%M:%S ") + offset
+
+
+_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "on",
+    "with",
+    "as",
+    "was",
+    "by",
+    "at",
+    "from",
+    "said",
+    "it",
+    "an",
+    "be",
+    "are",
+    "have",
+    "has",
+    "this",
+    "which",
+    "government",
+    "ministry",
+    "kremlin",
+    "moscow",
+    "russia",
+    "ukraine",
+    "war",
+    "troops",
+    "officials",
+    "president",
+    "minister",
+    "court",
+    "sanctions",
+    "economy",
+    "ruble",
+    "oil",
+    "gas",
+    "prices",
+    "inflation",
+    "bank",
+    "region",
+    "governor",
+    "police",
+    "authorities",
+    "reported",
+    "according",
+    "statement",
+    "interview",
+    "week",
+    "month",
+    "year",
+    "people",
+    "city",
+    "village",
+    "border",
+    "attack",
+    "drone",
+    "missile",
+    "defense",
+    "military",
+    "soldiers",
+    "prisoners",
+    "talks",
+    "negotiations",
+    "europe",
+    "united",
+    "states",
+    "china",
+    "kazakhstan",
+    "belarus",
+    "georgia",
+    "armenia",
+    "azerbaijan",
+    "election",
+    "parliament",
+    "duma",
+    "law",
+    "bill",
+    "opposition",
+    "activist",
+    "journalist",
+    "media",
+    "television",
+    "newspaper",
+    "independent",
+    "foreign",
+    "agent",
+    "undesirable",
+    "organization",
+    "arrested",
+    "sentenced",
+    "years",
+    "prison",
+    "charges",
+    "investigation",
+    "company",
+    "companies",
+    "market",
+    "exports",
+    "imports",
+    "budget",
+    "spending",
+]
+
+
+def synthetic_page(article_id: int, rng: random.Random, *, target_bytes: int = 120_000) -> Page:
+    """A Moscow Times-shaped page with varied text, padded to about ``target_bytes`` by blocks."""
+    day = 1 + article_id % 28
+    title = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 12))).title()
+    blocks: list[tuple[str, str]] = []
+    size = 0
+    index = 0
+    while size < target_bytes - 9000:
+        paragraphs = []
+        for _ in range(rng.randint(1, 3)):
+            sentence = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(40, 90)))
+            paragraphs.append(f"<p>{sentence.capitalize()}.</p>")
+        inner = "\n\t\t\t\t".join(paragraphs)
+        blocks.append(("html", inner))
+        if index % 4 == 3:
+            blocks.append(("header", f"<h2>{rng.choice(_WORDS).title()} {rng.choice(_WORDS)}</h2>"))
+        if index == 2:
+            blocks.append(
+                (
+                    "article",
+                    related_block(
+                        "Related " + title[:40], f"{ORIGIN}/2024/12/01/related-{article_id}"
+                    ),
+                )
+            )
+        size += len(inner) + 200
+        index += 1
+    return Page(
+        id=article_id,
+        date=f"2024/12/{day:02d}",
+        slug="-".join(title.lower().split()[:8]),
+        title=title,
+        published=f"2024-12-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00+03:00",
+        modified=f"2024-12-{day:02d}T23:59:00+03:00",
+        description=" ".join(rng.choice(_WORDS) for _ in range(20)).capitalize() + ".",
+        authors=[(rng.choice(["AFP", "Reuters", "Anna Petrova", "Mikko Virtanen"]), "author")],
+        image=(
+            f"{article_id % 97:02x}/{article_id % 89:02x}/photo{article_id}.jpg",
+            "A caption.",
+            "AFP",
+        ),
+        blocks=blocks,
+        tags=[rng.choice(_WORDS).title() for _ in range(3)],
+    )
+
+
+def synthetic_site(
+    feeds: int,
+    per_feed: int,
+    *,
+    seed: int = 1,
+    target_bytes: int = 120_000,
+    first_id: int = 100_000,
+) -> dict[str, bytes]:
+    """A deterministic mirror: ``/rss/feed<N>`` feeds of ``per_feed`` items and their pages."""
+    rng = random.Random(seed)
+    files: dict[str, bytes] = {"/robots.txt": b"User-agent: *\nDisallow: /preview/\n"}
+    for feed in range(feeds):
+        items = []
+        for n in range(per_feed):
+            page = synthetic_page(first_id + feed * per_feed + n, rng, target_bytes=target_bytes)
+            files[page.path] = document(page).encode()
+            items.append(feed_item(page.title, page.url, page.description, rfc2822(page.published)))
+        files[f"/rss/feed{feed}"] = rss(f"Feed {feed}", ORIGIN, items).encode()
+    return files
