@@ -348,3 +348,18 @@ def test_robots_404_allows_everything(
     assert code == 0, err
     assert len(records(archive_dir)) == 10
     assert [r.status for r in site.requests("/robots.txt")] == [404]
+
+
+def test_duplicate_guids_in_one_feed_are_one_article(
+    cli: Cli, tmp_path: Path, server: SiteServer, site: Site
+) -> None:
+    feed = site.files["/rss/opinion"].decode()
+    item = feed[feed.index("<item>") : feed.index("</item>") + len("</item>")]
+    site.put("/rss/opinion", feed.replace(item, item + item + item).encode())
+    config = write_config(
+        tmp_path / "c.toml", feeds=[server.url("/rss/opinion")], archive=tmp_path / "a"
+    )
+    code, out, err = cli("fetch", "--config", str(config))
+    assert code == 0, err
+    assert len(records(tmp_path / "a")) == 1
+    assert len([r for r in site.requests() if r.path.endswith("-a93072")]) == 1
