@@ -30,7 +30,8 @@ class Link:
 class Block:
     """One piece of the body, in page order.
 
-    ``type`` is ``paragraph``, ``heading``, ``quote``, ``list``, ``image``, ``embed`` or ``aside``.
+    ``type`` is ``paragraph``, ``heading``, ``quote``, ``list``, ``table`` (``items`` are its rows,
+    cells joined by `` | ``), ``image``, ``embed`` or ``aside``.
     ``text`` is plain; ``markdown`` keeps links and emphasis.
     """
 
@@ -85,6 +86,6 @@ class Extracted:
         for block in self.body:
             if block.type in ("paragraph", "heading", "quote", "aside") and block.text:
                 parts.append(block.text)
-            elif block.type == "list" and block.items:
+            elif block.type in ("list", "table") and block.items:
                 parts.append("\n".join(block.items))
         return "\n\n".join(parts)

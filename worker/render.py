@@ -42,6 +42,14 @@ def _block(block: dict[str, Any]) -> list[str]:
     if kind == "quote":
         quote = "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
         return [quote + (f"\n>\n> — {block['cite']}" if block.get("cite") else "")]
+    if kind == "table":
+        rows = block.get("items", [])
+        if not rows:
+            return []
+        width = rows[0].count(" | ") + 1
+        return [
+            "\n".join([f"| {rows[0]} |", "|" + " --- |" * width, *(f"| {r} |" for r in rows[1:])])
+        ]
     if kind == "list":
         return ["\n".join(f"- {item}" for item in block.get("items", []))]
     if kind == "image":

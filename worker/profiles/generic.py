@@ -9,6 +9,7 @@ metadata is not used for dates (day-only) or tags (``;``-joined).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import trafilatura
@@ -48,11 +49,6 @@ def _inline(node: _Element) -> tuple[str, str]:
     return "".join(text), "".join(markdown)
 
 
-def _inline_text_only(node: _Element) -> tuple[str, str]:
-    text = squash(node.text)
-    return text, text.translate(_MD_SPECIAL)
-
-
 def body_blocks(body: _Element | None, base: str) -> tuple[Block, ...]:
     """Our blocks from trafilatura's XML body (p, head, quote, list, graphic, table)."""
     if body is None:
@@ -65,38 +61,68 @@ def body_blocks(body: _Element | None, base: str) -> tuple[Block, ...]:
 _CONTAINERS = frozenset({"div", "section", "article", "main", "body"})
 
 
+def _loose(text: str | None, blocks: list[Block]) -> None:
+    """Text trafilatura left directly in a container (not in a <p>) is a paragraph too."""
+    value = squash(text)
+    if value:
+        blocks.append(Block("paragraph", text=value, markdown=value.translate(_MD_SPECIAL)))
+
+
+def _table(node: _Element) -> Block | None:
+    rows = []
+    for row in node.iter("row"):
+        cells = [squash(_inline(cell)[0]) for cell in row if cell.tag == "cell"]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    if not rows:
+        return None
+    return Block("table", text="\n".join(rows), items=tuple(rows))
+
+
 def _collect(parent: _Element, base: str, blocks: list[Block], depth: int) -> None:
+    _loose(parent.text, blocks)
     for node in parent:
-        tag = node.tag
-        if tag in _CONTAINERS and len(node) and depth < 64:
-            # trafilatura's fallback extractors keep wrapper divs around the paragraphs.
-            if (node.text or "").strip():
-                text, markdown = _inline_text_only(node)
-                blocks.append(Block("paragraph", text=text, markdown=markdown))
-            _collect(node, base, blocks, depth + 1)
-            continue
-        if tag == "graphic":
-            src = canonical_url(node.get("src") or "", base)
-            if src:
-                blocks.append(Block("image", url=src, caption=squash(node.get("alt")) or None))
-            continue
-        if tag == "list":
-            items = tuple(squash(_inline(item)[1]) for item in node if squash(_inline(item)[0]))
-            if items:
-                blocks.append(Block("list", text="\n".join(items), items=items))
-            continue
-        text, markdown = _inline(node)
-        text, markdown = squash(text), squash(markdown)
-        if not text:
-            continue
-        if tag == "head":
-            rend = node.get("rend") or "h2"
-            level = int(rend[1]) if len(rend) == 2 and rend[1].isdigit() else 2
-            blocks.append(Block("heading", text=text, markdown=markdown, level=level))
-        elif tag == "quote":
-            blocks.append(Block("quote", text=text, markdown=markdown))
-        else:
-            blocks.append(Block("paragraph", text=text, markdown=markdown))
+        _block(node, base, blocks, depth)
+        _loose(node.tail, blocks)
+
+
+def _block(node: _Element, base: str, blocks: list[Block], depth: int) -> None:
+    tag = node.tag
+    if tag in _CONTAINERS and len(node) and depth < 64:
+        # trafilatura's fallback extractors keep wrapper divs around the paragraphs.
+        _collect(node, base, blocks, depth + 1)
+        return
+    if tag == "graphic":
+        src = canonical_url(node.get("src") or "", base)
+        if src:
+            blocks.append(Block("image", url=src, caption=squash(node.get("alt")) or None))
+        return
+    if tag == "table":
+        table = _table(node)
+        if table:
+            blocks.append(table)
+        return
+    if tag == "list":
+        items = []
+        for item in node:
+            text, markdown = _inline(item)
+            if squash(text):
+                items.append(squash(markdown))
+        if items:
+            blocks.append(Block("list", text="\n".join(items), items=tuple(items)))
+        return
+    text, markdown = _inline(node)
+    text, markdown = squash(text), squash(markdown)
+    if not text:
+        return
+    if tag == "head":
+        rend = node.get("rend") or "h2"
+        level = int(rend[1]) if len(rend) == 2 and rend[1].isdigit() else 2
+        blocks.append(Block("heading", text=text, markdown=markdown, level=level))
+    elif tag == "quote":
+        blocks.append(Block("quote", text=text, markdown=markdown))
+    else:
+        blocks.append(Block("paragraph", text=text, markdown=markdown))
 
 
 def extract_body(html: str, url: str) -> tuple[Block, ...]:
@@ -109,7 +135,9 @@ def extract_body(html: str, url: str) -> tuple[Block, ...]:
             include_comments=False,
             include_tables=True,
             include_links=True,
-            include_images=True,
+            # Images change trafilatura's choices for the worse (F1 0.952 vs 0.958 on the
+            # benchmark); profiles that know a site keep inline images.
+            include_images=False,
             include_formatting=True,
         )
     except Exception as exc:  # trafilatura/lxml raise assorted errors on broken markup
@@ -118,7 +146,21 @@ def extract_body(html: str, url: str) -> tuple[Block, ...]:
     if document is None:
         return ()
     body: Any = getattr(document, "body", None)
-    return body_blocks(body, url)
+    return tuple(b for b in body_blocks(body, url) if not _link_list(b))
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def _link_list(block: Block) -> bool:
+    """A short paragraph or list that is mostly link text ("Read more: ...", a list of related
+    stories) is navigation, not body. On the extraction benchmark this keeps the links in the
+    body without the precision they otherwise cost (F1 0.957 -> 0.959)."""
+    if block.type not in ("paragraph", "list") or len(block.text) > 200:
+        return False
+    source = block.markdown or "\n".join(block.items or ())
+    linked = sum(len(m.group(1)) for m in _LINK.finditer(source))
+    return linked >= 0.8 * max(1, len(block.text))
 
 
 def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
