@@ -55,8 +55,12 @@ def iso(value: datetime | None) -> str | None:
 
 
 def normalize(value: str | None) -> str | None:
-    """The ISO form of a date string, keeping its offset; None if unreadable."""
-    return iso(parse_date(value))
+    """The ISO form of a date string, keeping its offset; None if unreadable. A date without a
+    time stays a date: no midnight is invented."""
+    parsed = parse_date(value)
+    if parsed is not None and value is not None and re.match(r"^\s*\d{4}-\d{2}-\d{2}\s*$", value):
+        return parsed.date().isoformat()
+    return iso(parsed)
 
 
 def utc_day(value: str | None, fallback: datetime) -> tuple[str, str, str]:

@@ -62,7 +62,19 @@ def extract(
         result = _generic(tree, text, meta, url, entry)
     if not result.title and not result.body:
         raise ExtractError("no title and no body text found on the page")
-    return result
+    return _tidy(result)
+
+
+def _tidy(result: Extracted) -> Extracted:
+    """Drop a leading heading that repeats the title; write languages as BCP 47 (en-GB)."""
+    body = result.body
+    title = (result.title or "").casefold()
+    if body and body[0].type == "heading" and body[0].text.casefold() == title:
+        body = body[1:]
+    language = result.language.replace("_", "-") if result.language else None
+    if body is result.body and language == result.language:
+        return result
+    return dataclasses.replace(result, body=body, language=language)
 
 
 def _generic(

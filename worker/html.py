@@ -244,6 +244,9 @@ def _flatten_jsonld(data: object, out: list[dict[str, Any]], depth: int = 0) -> 
             _flatten_jsonld(graph, out, depth + 1)
 
 
+_MICRODATA = frozenset({"datepublished", "datemodified", "headline", "articlesection"})
+
+
 def page_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
     """Collect meta tags (by ``property``/``name``/``itemprop``), JSON-LD and canonical link."""
     meta: dict[str, list[str]] = {}
@@ -253,6 +256,29 @@ def page_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
         content = attrs.get("content")
         if key and content is not None:
             meta.setdefault(key.strip().lower(), []).append(content)
+    for node in tree.css("[itemprop]"):
+        if node.tag == "meta":
+            continue
+        for prop in (node.attributes.get("itemprop") or "").lower().split():
+            if prop == "author":
+                # Microdata bylines: itemprop=author, often a Person with its own itemprop=name.
+                name_node = node.css_first('[itemprop~="name"]')
+                source = name_node if name_node is not None else node
+                value = source.attributes.get("content") or text_of(source)
+                if value and len(value) <= 120:
+                    meta.setdefault("microdata:author", []).append(value)
+            elif prop in _MICRODATA:
+                value = (
+                    node.attributes.get("datetime")
+                    or node.attributes.get("content")
+                    or text_of(node)
+                )
+                if value:
+                    meta.setdefault(prop, []).append(value)
+    for node in tree.css('a[rel~="author"]'):
+        value = text_of(node)
+        if value and len(value) <= 120:
+            meta.setdefault("rel:author", []).append(value)
     blocks: list[dict[str, Any]] = []
     broken = 0
     for script in tree.css('script[type="application/ld+json"]'):

@@ -178,7 +178,7 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
         image = Image(entry.image)
     return Extracted(
         title=md.ld_string(obj, "headline", "name")
-        or meta.first("og:title", "twitter:title", "dc.title")
+        or meta.first("og:title", "twitter:title", "dc.title", "headline")
         or (entry.title if entry else None),
         authors=authors,
         published_at=md.first_date(
@@ -189,11 +189,13 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
         ),
         updated_at=md.first_date(
             md.ld_string(obj, "dateModified"),
-            meta.first("article:modified_time", "og:updated_time", "dcterms.modified"),
+            meta.first(
+                "article:modified_time", "og:updated_time", "dcterms.modified", "datemodified"
+            ),
             entry.updated if entry else None,
         ),
         section=md.ld_string(obj, "articleSection")
-        or meta.first("article:section")
+        or meta.first("article:section", "articlesection")
         or md.breadcrumb_section(meta)
         or (entry.categories[0] if entry and entry.categories else None),
         tags=md.ld_keywords(obj) or md.meta_keywords(meta),

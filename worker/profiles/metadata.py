@@ -102,8 +102,12 @@ def ld_authors(obj: dict[str, Any], base: str) -> tuple[Author, ...]:
 
 
 def meta_authors(meta: PageMeta) -> tuple[Author, ...]:
+    """Authors named by ``<meta>`` (author, Dublin Core, article:author), else by microdata,
+    else by ``rel=author`` links."""
     names = meta.all("author") + meta.all("dc.creator") + meta.all("dcterms.creator")
     names += [v for v in meta.all("article:author") if not v.startswith("http")]
+    if not names:
+        names = meta.all("microdata:author") or meta.all("rel:author")
     authors = []
     for value in names:
         for part in _AUTHOR_SPLIT.split(value):
