@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the service: poll on schedule until SIGTERM/SIGINT")
     common(run)
 
+    disc = sub.add_parser("discover", help="list the feeds a site announces, ready for the config")
+    common(disc)
+    disc.add_argument("url", metavar="URL")
+
     render = sub.add_parser("render", help="print an archived article")
     common(render)
     render.add_argument("target", metavar="PATH_OR_ID")
@@ -133,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from worker import service
 
             return service.run(settings)
+        if args.command == "discover":
+            code, text = asyncio.run(commands.discover(settings, args.url))
+            print(text, end="")
+            return code
         if args.command == "render":
             print(commands.render(settings, args.target, args.format), end="")
             return 0

@@ -20,7 +20,7 @@ import orjson
 from worker import render as render_md
 from worker.archive import Archive
 from worker.config import Settings, SourceSettings
-from worker.errors import ArchiveError, ConfigError, StateError
+from worker.errors import ArchiveError, ConfigError, FetchError, ParseError, StateError
 from worker.http import Fetcher
 from worker.pipeline import Pipeline, SourceOutcome
 from worker.state import State
@@ -218,6 +218,64 @@ async def fetch(
             if len(outcome.errors) > 10:
                 print(f"  ... and {len(outcome.errors) - 10} more errors", file=sys.stderr)
     return 1 if failed else 0
+
+
+async def discover(settings: Settings, url: str) -> tuple[int, str]:
+    """The feeds a site announces or serves at common paths, as a ready ``[[sources]]`` table."""
+    from worker import discover as found_feeds
+    from worker import feeds
+
+    if canonical_url(url) is None:
+        raise ConfigError(f"URL {url!r}: not an http(s) URL")
+    lines: list[str] = []
+    async with Fetcher(settings.http, settings.retry) as fetcher:
+        candidates: list[found_feeds.Candidate] = []
+        try:
+            page = await fetcher.get(url)
+            candidates += found_feeds.announced(
+                page.body, page.url, page.headers.get("content-type")
+            )
+        except FetchError as exc:
+            lines.append(f"# {url}: {exc}")
+        candidates += found_feeds.common(url)
+
+        async def check(
+            candidate: found_feeds.Candidate,
+        ) -> tuple[found_feeds.Candidate, str] | None:
+            try:
+                response = await fetcher.get(candidate.url)
+                feed = feeds.parse(
+                    response.body, response.url, response.headers.get("content-type")
+                )
+            except (FetchError, ParseError):
+                return None
+            if not feed.entries:
+                return None
+            return candidate, f"{feed.title or candidate.title or ''} ({len(feed.entries)} entries)"
+
+        results = await asyncio.gather(*(check(c) for c in dict.fromkeys(candidates)))
+    working = [r for r in results if r is not None]
+    seen: set[str] = set()
+    unique = []
+    for candidate, label in working:
+        if candidate.url.rstrip("/") not in seen:
+            seen.add(candidate.url.rstrip("/"))
+            unique.append((candidate, label))
+    if not unique:
+        lines.append(f"# no feed found for {url}")
+        return 1, "\n".join(lines) + "\n"
+    lines.append(f"# feeds found for {url}")
+    lines += [
+        "",
+        "[[sources]]",
+        f'name = "{found_feeds.source_name(url)}"',
+        'profile = "generic"',
+        "feeds = [",
+    ]
+    for candidate, label in unique:
+        lines.append(f'    "{candidate.url}",  # {label.strip()} [{candidate.how}]')
+    lines += ["]", 'interval = "10m"']
+    return 0, "\n".join(lines) + "\n"
 
 
 def find_record(settings: Settings, target: str) -> Path:
