@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the service: poll on schedule until SIGTERM/SIGINT")
     common(run)
 
+    back = sub.add_parser("backfill", help="archive a date range from the source's sitemaps")
+    common(back)
+    back.add_argument("--source", required=True, metavar="NAME")
+    back.add_argument("--since", required=True, metavar="YYYY-MM-DD")
+    back.add_argument("--until", metavar="YYYY-MM-DD", help="default: today (UTC)")
+
     disc = sub.add_parser("discover", help="list the feeds a site announces, ready for the config")
     common(disc)
     disc.add_argument("url", metavar="URL")
@@ -137,6 +143,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from worker import service
 
             return service.run(settings)
+        if args.command == "backfill":
+            return asyncio.run(
+                commands.backfill(
+                    settings,
+                    source_name=args.source,
+                    since=args.since,
+                    until=args.until,
+                    progress=on_tty and not json_lines,
+                    json_summary=json_lines,
+                )
+            )
         if args.command == "discover":
             code, text = asyncio.run(commands.discover(settings, args.url))
             print(text, end="")

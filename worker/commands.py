@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,7 @@ class Progress:
         self.claimed = 0
         self.done = 0
         self.failed = 0
+        self.sitemaps = 0
         self._last = 0.0
 
     def feed_done(self, source: str, feed_url: str, outcome: str) -> None:
@@ -146,7 +147,8 @@ class Progress:
             return
         self._last = now
         sys.stderr.write(
-            f"\r\x1b[Kfeeds polled {self.feeds}  articles {self.done}/{self.claimed}"
+            f"\r\x1b[K{'sitemaps read ' + str(self.sitemaps) if self.sitemaps else 'feeds polled ' + str(self.feeds)}"
+            f"  articles {self.done}/{self.claimed}"
             + (f"  failed {self.failed}" if self.failed else "")
         )
         sys.stderr.flush()
@@ -276,6 +278,83 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
         lines.append(f'    "{candidate.url}",  # {label.strip()} [{candidate.how}]')
     lines += ["]", 'interval = "10m"']
     return 0, "\n".join(lines) + "\n"
+
+
+async def backfill(
+    settings: Settings,
+    *,
+    source_name: str,
+    since: str,
+    until: str | None,
+    progress: bool = False,
+    json_summary: bool = False,
+) -> int:
+    """Queue a date range from the source's sitemaps and archive it. Returns the exit code."""
+    from worker.backfill import Backfill, DateRange
+
+    source = settings.source(source_name)
+    if not source.sitemap:
+        raise ConfigError(f"sources.{source.name}.sitemap: not set; backfill reads the sitemap")
+    wanted = DateRange(
+        _day("--since", since), _day("--until", until) if until else datetime.now(UTC).date()
+    )
+    if wanted.since > wanted.until:
+        raise ConfigError(f"--since {since} is after --until {wanted.until.isoformat()}")
+    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
+    state = open_state(settings, archive)
+    archive.sweep()
+    display = Progress() if progress else None
+
+    def on_file(url: str, new: int) -> None:
+        if display is not None:
+            display.sitemaps += 1
+            display.feed_done(source.name, url, "changed")
+
+    try:
+        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
+            walk = Backfill(source, wanted, fetcher, state, time.time, on_file)
+            found = await walk.run()
+            pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
+            outcome = await pipeline.poll(source, poll_feeds=False)
+    finally:
+        if display:
+            display.close()
+        state.close()
+    failed = bool(found.files_failed or outcome.failed or outcome.errors)
+    report = {
+        "event": "backfill_summary",
+        "source": source.name,
+        "since": wanted.since.isoformat(),
+        "until": wanted.until.isoformat(),
+        "sitemaps_read": found.files_read,
+        "sitemaps_already_done": found.files_skipped_done,
+        "sitemaps_out_of_range": found.files_out_of_range,
+        "sitemaps_failed": found.files_failed,
+        "articles_in_range": found.in_range,
+        "articles_queued": found.queued,
+        "undated_skipped": found.undated_skipped,
+        **outcome.as_dict(),
+        "exit_code": int(failed),
+    }
+    if json_summary:
+        print(orjson.dumps(report).decode(), flush=True)
+    else:
+        print(
+            f"{source.name} backfill {wanted.since}..{wanted.until}: sitemaps {found.files_read} read, "
+            f"{found.files_skipped_done} already done, {found.files_failed} failed; "
+            f"{found.in_range} articles in range, {found.queued} newly queued"
+        )
+        print(summary_line(outcome))
+        for error in (found.errors + outcome.errors)[:10]:
+            print(f"  error: {error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _day(flag: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{flag} {value!r}: expected a date as YYYY-MM-DD") from exc
 
 
 def find_record(settings: Settings, target: str) -> Path:

@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS robots (
     body TEXT,
     fetched_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS backfill_files (
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    range_key TEXT NOT NULL,
+    done_at REAL NOT NULL,
+    PRIMARY KEY (source, url, range_key)
+);
 CREATE INDEX IF NOT EXISTS articles_due ON articles (status, source, next_try_at);
 """
 SCHEMA_VERSION = "1"
@@ -240,6 +247,24 @@ class State:
                 "ON CONFLICT (origin) DO UPDATE SET body = excluded.body, "
                 "fetched_at = excluded.fetched_at",
                 (origin, text, fetched_at),
+            )
+
+    # backfill progress: sitemap files whose URLs were queued, per date range
+
+    def backfill_done(self, source: str, url: str, range_key: str) -> bool:
+        return bool(
+            self._query(
+                "SELECT 1 FROM backfill_files WHERE source = ? AND url = ? AND range_key = ?",
+                (source, url, range_key),
+            )
+        )
+
+    def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO backfill_files (source, url, range_key, done_at) "
+                "VALUES (?, ?, ?, ?)",
+                (source, url, range_key, now),
             )
 
     # articles
