@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("--since", required=True, metavar="YYYY-MM-DD")
     back.add_argument("--until", metavar="YYYY-MM-DD", help="default: today (UTC)")
 
+    again = sub.add_parser("reextract", help="re-run extraction on the stored raw pages")
+    common(again)
+    again.add_argument("--source", action="append", default=[], metavar="NAME")
+    again.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published since")
+
     disc = sub.add_parser("discover", help="list the feeds a site announces, ready for the config")
     common(disc)
     disc.add_argument("url", metavar="URL")
@@ -154,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     json_summary=json_lines,
                 )
             )
+        if args.command == "reextract":
+            code, text = commands.reextract(settings, sources=args.source, since=args.since)
+            print(text, end="")
+            return code
         if args.command == "discover":
             code, text = asyncio.run(commands.discover(settings, args.url))
             print(text, end="")

@@ -135,7 +135,7 @@ def _entry_json(entry: feeds.FeedEntry) -> str:
     return orjson.dumps(dataclasses.asdict(entry)).decode("utf-8")
 
 
-def _entry_from_json(raw: str | None) -> feeds.FeedEntry | None:
+def entry_from_json(raw: str | None) -> feeds.FeedEntry | None:
     if not raw:
         return None
     try:
@@ -421,7 +421,7 @@ class Pipeline:
 
     async def archive_article(self, source: SourceSettings, item: QueueItem) -> str:
         """Fetch, extract and archive one article. Returns new / updated / unchanged."""
-        entry = _entry_from_json(item.entry)
+        entry = entry_from_json(item.entry)
         started = time.monotonic()
         response = await self.fetcher.get(item.url)
         if not response.body.strip():
