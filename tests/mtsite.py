@@ -333,7 +333,7 @@ OTHER_TEASERS = [
 ]
 
 
-def document(page: Page) -> str:
+def document(page: Page, padding: str = "") -> str:
     teasers = "".join(teaser(t, ORIGIN + h) for t, h in OTHER_TEASERS)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -368,7 +368,7 @@ def document(page: Page) -> str:
 \tThe Russian Prosecutor General's Office has designated The Moscow Times as an "undesirable"
 \torganization. Support The Moscow Times!</p>
 </div>
-<footer class="footer"><p>&copy; The Moscow Times, all rights reserved.</p></footer>
+<footer class="footer"><p>&copy; The Moscow Times, all rights reserved.</p></footer>{padding}
 </body>
 </html>
 """
@@ -536,33 +536,65 @@ _WORDS = [
 ]
 
 
-def synthetic_page(article_id: int, rng: random.Random, *, target_bytes: int = 120_000) -> Page:
-    """A Moscow Times-shaped page with varied text, padded to about ``target_bytes`` by blocks."""
+def _sentence(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(low, high))).capitalize() + "."
+
+
+def _padding(rng: random.Random, size: int) -> str:
+    """Page weight that is not the article, as real pages carry it: a mega-menu of teasers, an
+    inline SVG sprite and a script with the site's JSON state."""
+    parts = ['\n<nav class="mega-menu" hidden><ul>']
+    used = 0
+    while used < size * 0.45:
+        title = _sentence(rng, 6, 12)
+        item = (
+            f'<li class="teaser"><a href="{ORIGIN}/2024/12/{rng.randint(1, 28):02d}/'
+            f'{"-".join(title.lower().split()[:6]).strip(".")}-a{rng.randint(80000, 89999)}">'
+            f'<img src="{STATIC}/image/320/{rng.randint(0, 99):02d}/t.jpg" alt="">'
+            f'<span class="teaser__title">{title}</span></a></li>'
+        )
+        parts.append(item)
+        used += len(item)
+    parts.append('</ul></nav>\n<svg style="display:none">')
+    while used < size * 0.7:
+        path = " ".join(f"L{rng.randint(0, 999)} {rng.randint(0, 999)}" for _ in range(40))
+        item = f'<symbol id="i{used}" viewBox="0 0 1000 1000"><path d="M0 0 {path}Z"/></symbol>'
+        parts.append(item)
+        used += len(item)
+    state = {
+        "config": {
+            "ads": [
+                {
+                    "slot": f"slot-{i}",
+                    "sizes": [[300, 250], [728, 90]],
+                    "targeting": {"section": rng.choice(_WORDS)},
+                }
+                for i in range(40)
+            ]
+        },
+        "strings": [_sentence(rng, 4, 10) for _ in range(max(1, int((size - used) / 70)))],
+    }
+    parts.append(f"</svg>\n<script>window.__STATE__ = {json.dumps(state)};</script>")
+    return "".join(parts)
+
+
+def synthetic_page(article_id: int, rng: random.Random) -> Page:
+    """A Moscow Times-shaped article with varied text: 8 to 25 paragraphs, a subheading, a
+    related inset."""
     day = 1 + article_id % 28
     title = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(6, 12))).title()
-    blocks: list[tuple[str, str]] = []
-    size = 0
-    index = 0
-    while size < target_bytes - 9000:
-        paragraphs = []
-        for _ in range(rng.randint(1, 3)):
-            sentence = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(40, 90)))
-            paragraphs.append(f"<p>{sentence.capitalize()}.</p>")
-        inner = "\n\t\t\t\t".join(paragraphs)
-        blocks.append(("html", inner))
-        if index % 4 == 3:
-            blocks.append(("header", f"<h2>{rng.choice(_WORDS).title()} {rng.choice(_WORDS)}</h2>"))
-        if index == 2:
-            blocks.append(
-                (
-                    "article",
-                    related_block(
-                        "Related " + title[:40], f"{ORIGIN}/2024/12/01/related-{article_id}"
-                    ),
-                )
-            )
-        size += len(inner) + 200
-        index += 1
+    paragraphs = [f"<p>{_sentence(rng, 25, 70)}</p>" for _ in range(rng.randint(8, 25))]
+    half = len(paragraphs) // 2
+    blocks: list[tuple[str, str]] = [
+        ("html", "\n\t\t\t\t".join(paragraphs[:3])),
+        ("html", "\n\t\t\t\t".join(paragraphs[3:half])),
+        (
+            "article",
+            related_block("Related: " + title[:40], f"{ORIGIN}/2024/12/01/related-{article_id}"),
+        ),
+        ("header", f"<h2>{rng.choice(_WORDS).title()} {rng.choice(_WORDS)}</h2>"),
+        ("html", "\n\t\t\t\t".join(paragraphs[half:])),
+    ]
     return Page(
         id=article_id,
         date=f"2024/12/{day:02d}",
@@ -570,7 +602,7 @@ def synthetic_page(article_id: int, rng: random.Random, *, target_bytes: int = 1
         title=title,
         published=f"2024-12-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00+03:00",
         modified=f"2024-12-{day:02d}T23:59:00+03:00",
-        description=" ".join(rng.choice(_WORDS) for _ in range(20)).capitalize() + ".",
+        description=_sentence(rng, 15, 25),
         authors=[(rng.choice(["AFP", "Reuters", "Anna Petrova", "Mikko Virtanen"]), "author")],
         image=(
             f"{article_id % 97:02x}/{article_id % 89:02x}/photo{article_id}.jpg",
@@ -596,8 +628,19 @@ def synthetic_site(
     for feed in range(feeds):
         items = []
         for n in range(per_feed):
-            page = synthetic_page(first_id + feed * per_feed + n, rng, target_bytes=target_bytes)
-            files[page.path] = document(page).encode()
+            page = synthetic_page(first_id + feed * per_feed + n, rng)
+            html = document(page)
+            html = document(
+                page,
+                _padding(
+                    rng,
+                    max(
+                        0,
+                        rng.randint(int(target_bytes * 0.85), int(target_bytes * 1.2)) - len(html),
+                    ),
+                ),
+            )
+            files[page.path] = html.encode()
             items.append(feed_item(page.title, page.url, page.description, rfc2822(page.published)))
         files[f"/rss/feed{feed}"] = rss(f"Feed {feed}", ORIGIN, items).encode()
     return files

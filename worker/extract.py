@@ -33,15 +33,18 @@ def extract(
     """Extract an article from page bytes fetched from ``url``. Raises :class:`ExtractError`."""
     if len(body) > MAX_PAGE_BYTES:
         raise ExtractError(f"page of {len(body)} bytes is over the limit of {MAX_PAGE_BYTES}")
-    if not body.strip():
+    if not body or body.isspace():
         raise ExtractError("empty page")
-    if nesting_depth(body) >= MAX_NESTING:
-        raise ExtractError(f"HTML nested {MAX_NESTING} or more levels deep: refused")
     text, _ = decode(body, content_type)
-    tree = LexborHTMLParser(text)
+    focused = moscowtimes.focus(text) if profile == moscowtimes.NAME else None
+    tree = _parse(focused or text)
     meta = page_meta(tree, url)
     if profile == moscowtimes.NAME:
         extracted, matched = moscowtimes.extract(tree, meta, url, entry)
+        if not matched and focused is not None:
+            tree = _parse(text)  # the cut missed: read the whole page after all
+            meta = page_meta(tree, url)
+            extracted, matched = moscowtimes.extract(tree, meta, url, entry)
         if matched and tree.css_first(".article__content") is not None:
             result = extracted
         elif matched:
@@ -63,6 +66,12 @@ def extract(
     if not result.title and not result.body:
         raise ExtractError("no title and no body text found on the page")
     return _tidy(result)
+
+
+def _parse(html: str) -> LexborHTMLParser:
+    if nesting_depth(html) >= MAX_NESTING:
+        raise ExtractError(f"HTML nested {MAX_NESTING} or more levels deep: refused")
+    return LexborHTMLParser(html)
 
 
 def _tidy(result: Extracted) -> Extracted:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
 _MOSCOWTIMES_ID = re.compile(r"-a(\d{1,12})(?=/?$)")
+_ALREADY_CANONICAL = re.compile(r"^https?://([A-Za-z0-9.-]+(?::[0-9]{1,5})?)/[^?#\s\\]*$")
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -25,6 +26,9 @@ def canonical_url(href: str, base: str | None = None) -> str | None:
     href = href.strip()
     if not href or len(href) > MAX_URL_LENGTH or any(c in href for c in "\x00\r\n\t"):
         return None
+    fast = _ALREADY_CANONICAL.match(href)
+    if fast is not None and fast.group(1) == fast.group(1).lower():
+        return href  # absolute, lower-case host, no query or fragment: nothing to change
     try:
         absolute = urljoin(base, href) if base else href
         parts = urlsplit(absolute)
