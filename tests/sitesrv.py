@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import socket
 import struct
@@ -65,6 +66,9 @@ class Site:
         self.base = ""
         self.last_modified = static_last_modified
         self.rewrite = True
+        self.bytes_sent = 0
+        self._rewritten: dict[str, tuple[bytes, bytes]] = {}
+        self._etags: dict[int, tuple[bytes, str]] = {}
         if root is not None:
             self.load(root)
 
@@ -101,6 +105,19 @@ class Site:
         with self.lock:
             self.scripts.setdefault(path, []).extend(answers)
 
+    def stats(self) -> bytes:
+        """Requests by status and body bytes sent so far, as JSON."""
+        with self.lock:
+            by_status: dict[str, int] = {}
+            if isinstance(self.log, _CountingLog):
+                by_status = {str(k): v for k, v in self.log.counts.items()}
+            else:
+                for entry in self.log:
+                    by_status[str(entry.status)] = by_status.get(str(entry.status), 0) + 1
+            return json.dumps(
+                {"requests": len(self.log), "by_status": by_status, "bytes": self.bytes_sent}
+            ).encode()
+
     def fault(self, path: str, answer: Scripted | Callable[[], Scripted]) -> None:
         """Answer every request for ``path`` this way until :meth:`clear` is called."""
         with self.lock:
@@ -116,10 +133,22 @@ class Site:
         with self.lock:
             return [r for r in self.log if path is None or r.path == path]
 
+    def _etag(self, body: bytes) -> str:
+        cached = self._etags.get(id(body))
+        if cached is None or cached[0] is not body:
+            cached = (body, '"' + hashlib.sha1(body).hexdigest()[:16] + '"')
+            self._etags[id(body)] = cached
+        return cached[1]
+
     def body_of(self, path: str) -> bytes:
         body = self.files[path]
         if self.rewrite and self.base:
-            body = body.replace(ORIGIN.encode(), self.base.encode())
+            cached = self._rewritten.get(path)
+            if cached is not None and cached[0] is body:
+                return cached[1]
+            rewritten = body.replace(ORIGIN.encode(), self.base.encode())
+            self._rewritten[path] = (body, rewritten)
+            return rewritten
         return body
 
     def answer(self, path: str, headers: dict[str, str]) -> Scripted:
@@ -142,7 +171,7 @@ class Site:
                 return Scripted(404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
             body = self.body_of(path)
             content_type = self.types[path]
-        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        etag = self._etag(body)
         last_modified = formatdate(self.last_modified, usegmt=True)
         if headers.get("if-none-match") == etag or (
             "if-none-match" not in headers and headers.get("if-modified-since") == last_modified
@@ -164,10 +193,14 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         path = self.path.split("?", 1)[0]
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = site.answer(path, headers)
-        with site.lock:
-            site.log.append(Logged(path, headers, answer.status, time.monotonic()))
-            self.server.count += 1
+        if path == "/__stats":  # for benchmarks in other processes: counts, not logged
+            answer = Scripted(200, {"Content-Type": "application/json"}, site.stats())
+        else:
+            answer = site.answer(path, headers)
+            with site.lock:
+                site.log.append(Logged(path, headers, answer.status, time.monotonic()))
+                site.bytes_sent += len(answer.body)
+                self.server.count += 1
         if answer.delay:
             time.sleep(answer.delay)
         try:
@@ -256,14 +289,38 @@ class SiteServer:
         return self.base + path
 
 
+class _CountingLog(list[Logged]):
+    """A request log that keeps no entries, only counts (a service benchmark sends millions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[int, int] = {}
+
+    def append(self, entry: Logged) -> None:
+        self.counts[entry.status] = self.counts.get(entry.status, 0) + 1
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+
 def main() -> None:
     """Serve a fixture folder from a separate process (for service and benchmark runs)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("root", type=Path)
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--max-seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--host-name",
+        default="127.0.0.1",
+        help="name the served links use (a name in /etc/hosts for 127.0.0.1)",
+    )
+    parser.add_argument("--no-log", action="store_true", help="keep counts only (long runs)")
     args = parser.parse_args()
-    server = SiteServer(Site(args.root), max_seconds=args.max_seconds)
+    site = Site(args.root)
+    server = SiteServer(site, max_seconds=args.max_seconds, max_requests=100_000_000)
+    site.base = f"http://{args.host_name}:{server.port}"
+    if args.no_log:
+        site.log = _CountingLog()
     args.port_file.write_text(str(server.port))
     server._serve()
 

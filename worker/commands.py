@@ -197,17 +197,20 @@ async def fetch(
     try:
         async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
             pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
-            outcomes = await asyncio.gather(
-                *(
-                    pipeline.poll(
-                        source,
-                        feed_urls=list(feeds) if feeds else None,
-                        article_urls=urls,
-                        poll_feeds=not (urls and not feeds),
+            try:
+                outcomes = await asyncio.gather(
+                    *(
+                        pipeline.poll(
+                            source,
+                            feed_urls=list(feeds) if feeds else None,
+                            article_urls=urls,
+                            poll_feeds=not (urls and not feeds),
+                        )
+                        for source in chosen
                     )
-                    for source in chosen
                 )
-            )
+            finally:
+                pipeline.close()
     finally:
         if display:
             display.close()
@@ -323,7 +326,10 @@ async def backfill(
             walk = Backfill(source, wanted, fetcher, state, time.time, on_file)
             found = await walk.run()
             pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
-            outcome = await pipeline.poll(source, poll_feeds=False)
+            try:
+                outcome = await pipeline.poll(source, poll_feeds=False)
+            finally:
+                pipeline.close()
     finally:
         if display:
             display.close()

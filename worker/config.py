@@ -71,6 +71,15 @@ class ArchiveSettings:
         default=True,
         metadata=_meta("bool", "keep the fetched page gzip-compressed beside the record"),
     )
+    processes: int = field(
+        default=-1,
+        metadata=_meta(
+            "int",
+            "worker processes that extract and write when a poll brings many articles "
+            "(-1: one per core, at least two, on multi-core machines; 0: threads only)",
+            minimum=-1,
+        ),
+    )
 
 
 @dataclass(frozen=True)

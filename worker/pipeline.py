@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import multiprocessing
 import os
 import random
 import secrets
@@ -18,8 +19,9 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -35,16 +37,17 @@ from worker.errors import (
     ParseError,
     TransientFetchError,
 )
-from worker.extract import NO_MATCH, extract
+from worker.extract import NO_MATCH
 from worker.headers import backoff, cache_max_age, conditional_headers, next_poll, validators
 from worker.http import Fetcher
-from worker.record import FetchInfo, build
 from worker.state import Discovered, QueueItem, State
 from worker.urls import article_id, canonical_url
+from worker.work import PageDone, PageJob, archive_page, warm_up
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900.0
+POOL_BATCH = 32
 GIVE_UP_REASONS = frozenset(
     {
         "robots_disallowed",
@@ -165,6 +168,9 @@ class Pipeline:
         self.observer = observer
         self.owner = _owner()
         self.draining = False  # set on shutdown: claimed articles not yet started stay queued
+        self.processes = settings.archive.processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._archived: list[tuple[str, str, str, str, int]] = []
         self.state.reclaim_leases(lambda owner: owner_is_dead(owner, self.owner))
 
     @staticmethod
@@ -346,7 +352,11 @@ class Pipeline:
             items += self.state.claim_due(source.name, now, self.owner, LEASE_SECONDS, ids=extra)
         if self.observer and items:
             self.observer.articles_claimed(source.name, len(items))
-        await asyncio.gather(*(self._process_one(source, item, outcome) for item in items))
+        self._start_pool(len(items))
+        try:
+            await asyncio.gather(*(self._process_one(source, item, outcome) for item in items))
+        finally:
+            self.flush()
 
     async def _process_one(
         self, source: SourceSettings, item: QueueItem, outcome: SourceOutcome
@@ -421,61 +431,41 @@ class Pipeline:
 
     async def archive_article(self, source: SourceSettings, item: QueueItem) -> str:
         """Fetch, extract and archive one article. Returns new / updated / unchanged."""
-        entry = entry_from_json(item.entry)
         started = time.monotonic()
         response = await self.fetcher.get(item.url)
-        if not response.body.strip():
+        if not response.body or response.body.isspace():
             raise TransientFetchError(
                 f"{item.url}: empty body (HTTP {response.status})",
                 reason="empty_body",
                 status=response.status,
             )
-        content_type = response.headers.get("content-type")
-        extracted = await asyncio.to_thread(
-            extract,
-            response.body,
-            response.url,
-            source.profile,
-            content_type=content_type,
-            entry=entry,
-        )
-        fetched_at = datetime.now(UTC)
-        info = FetchInfo(
+        job = PageJob(
+            body=response.body,
             requested_url=item.url,
             final_url=response.url,
             status=response.status,
-            content_type=content_type,
-            fetched_at=fetched_at,
+            content_type=response.headers.get("content-type"),
+            profile=source.profile,
+            source=source.name,
+            article_id=item.id,
+            entry=entry_from_json(item.entry),
             feed_url=item.feed_url,
-            raw_sha256=hashlib.sha256(response.body).hexdigest(),
+            first_seen=item.first_seen,
+            path=item.path,
+            archive_root=str(self.archive.root),
+            keep_raw=self.archive.keep_raw,
         )
-        record = build(
-            extracted, article_id=item.id, source=source.name, profile=source.profile, fetch=info
-        )
-        relative = item.path or self.archive.relative_path(
-            source.name,
-            item.id,
-            record["published_at"],
-            datetime.fromtimestamp(item.first_seen, UTC),
-        )
-        written = await asyncio.to_thread(self.archive.write, record, relative, response.body)
-        self.state.archived(
-            source.name,
-            item.id,
-            path=written.path,
-            content_hash=record["content_hash"],
-            revision=written.revision,
-            now=self.now(),
-        )
+        written = done = await self._work(job)
+        # Recorded in batches (one transaction per 64, and at the end of every batch of work):
+        # the file is on disk already; a crash before the flush costs a refetch found unchanged.
+        self._archived.append((source.name, item.id, done.path, done.content_hash, done.revision))
+        if len(self._archived) >= 64:
+            self.flush()
         if self.observer:
             self.observer.article_extracted(
-                source.name,
-                source.profile,
-                extracted.method,
-                extracted.fallbacks,
-                len(extracted.warnings),
+                source.name, source.profile, done.method, done.fallbacks, len(done.warnings)
             )
-        warned = any(w.startswith(NO_MATCH) for w in extracted.warnings)
+        warned = any(w.startswith(NO_MATCH) for w in done.warnings)
         log.log(
             logging.WARNING if warned else logging.INFO,
             "article_archived",
@@ -485,10 +475,48 @@ class Pipeline:
                 "outcome": written.outcome,
                 "path": written.path,
                 "revision": written.revision,
-                "method": extracted.method,
-                "fallbacks": list(extracted.fallbacks),
-                "warnings": list(extracted.warnings),
+                "method": done.method,
+                "fallbacks": list(done.fallbacks),
+                "warnings": list(done.warnings),
                 "elapsed_ms": round((time.monotonic() - started) * 1000),
             },
         )
-        return f"warn:{written.outcome}" if extracted.warnings else written.outcome
+        return f"warn:{written.outcome}" if done.warnings else written.outcome
+
+    async def _work(self, job: PageJob) -> PageDone:
+        """Run the CPU-heavy half in the worker process pool if there is one, else a thread."""
+        if self._pool is None:
+            return await asyncio.to_thread(archive_page, job)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, archive_page, job)
+        except BrokenProcessPool as exc:
+            # The worker died (killed, out of memory on a hostile page): start another later.
+            self._pool = None
+            raise ExtractError(f"extraction worker process died: {exc}") from exc
+
+    def _start_pool(self, batch: int) -> None:
+        """A worker process for extraction and writing, when a batch is big enough to pay for
+        its start (about half a second) and there is a second core for it."""
+        wanted = self.processes
+        if wanted < 0:
+            # As many as there are cores, at least two: writing waits on fsync, not the CPU.
+            wanted = max(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+        if self._pool is not None or wanted == 0 or batch < POOL_BATCH:
+            return
+        self._pool = ProcessPoolExecutor(
+            max_workers=wanted, mp_context=multiprocessing.get_context("spawn")
+        )
+        for _ in range(wanted):
+            self._pool.submit(warm_up)
+
+    def flush(self) -> None:
+        """Record the archived articles not yet recorded in state."""
+        rows, self._archived = self._archived, []
+        if rows:
+            self.state.archived_many(rows, self.now())
+
+    def close(self) -> None:
+        self.flush()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -84,6 +84,7 @@ class Service:
                 )
                 await self._stop.wait()
                 await self._drain()
+                await asyncio.to_thread(self.pipeline.close)
         finally:
             await ops.stop()
             state.close()

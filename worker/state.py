@@ -121,7 +121,9 @@ class State:
                 if verdict != "ok":
                     raise sqlite3.DatabaseError(f"integrity check: {verdict}")
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
+            # WAL with synchronous=NORMAL survives any crash of the process; a power loss may
+            # drop the last commits, which costs at most a refetch found unchanged.
+            self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -407,6 +409,19 @@ class State:
                 "archived_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, "
                 "lease_until = NULL, url = COALESCE(?, url) WHERE source = ? AND id = ?",
                 (path, content_hash, revision, now, url, source, article_id),
+            )
+
+    def archived_many(self, rows: Iterable[tuple[str, str, str, str, int]], now: float) -> None:
+        """Mark many articles archived in one transaction: (source, id, path, hash, revision)."""
+        with self._write() as db:
+            db.executemany(
+                "UPDATE articles SET status = 'archived', path = ?, content_hash = ?, revision = ?, "
+                "archived_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, "
+                "lease_until = NULL WHERE source = ? AND id = ?",
+                [
+                    (path, content_hash, revision, now, source, aid)
+                    for source, aid, path, content_hash, revision in rows
+                ],
             )
 
     def failed(

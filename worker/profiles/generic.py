@@ -12,7 +12,6 @@ import logging
 import re
 from typing import Any
 
-import trafilatura
 from lxml.etree import _Element
 
 from worker.feeds import FeedEntry
@@ -127,6 +126,8 @@ def _block(node: _Element, base: str, blocks: list[Block], depth: int) -> None:
 
 def extract_body(html: str, url: str) -> tuple[Block, ...]:
     """Body blocks of a page by trafilatura; empty if it finds no main content."""
+    import trafilatura  # imported on first use: it costs half a second at start-up
+
     try:
         document = trafilatura.bare_extraction(
             html,
