@@ -329,6 +329,12 @@ class State:
         ids: Iterable[str] | None = None,
     ) -> list[QueueItem]:
         """Lease the queued articles of ``source`` whose next try has come (or the given ids)."""
+        if ids is None and not self._query(
+            "SELECT 1 FROM articles WHERE status = 'queued' AND source = ? AND next_try_at <= ? "
+            "LIMIT 1",
+            (source, now),
+        ):
+            return []  # the usual case in a steady service: no write transaction at all
         with self._write() as db:
             if ids is None:
                 rows = db.execute(
