@@ -65,6 +65,38 @@ def write_mirror(folder: Path, feeds: int, items: int, seed: int) -> int:
     return sum(1 for p in files if "-a" in p)
 
 
+def start_mirror(
+    folder: Path,
+    port_file: Path,
+    options: list[str],
+    host: str = "127.0.0.1",
+    max_seconds: float = 3600,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Serve a mirror folder from a separate process; (the process, its base URL)."""
+    port_file.unlink(missing_ok=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "sitesrv.py"),
+            str(folder),
+            "--port-file",
+            str(port_file),
+            "--max-seconds",
+            str(max_seconds),
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            sys.exit("the mirror did not start")
+        time.sleep(0.1)
+    return server, f"http://{host}:{port_file.read_text()}"
+
+
 def stats(base: str) -> dict[str, object]:
     with urllib.request.urlopen(base + "/__stats", timeout=10) as response:
         loaded: dict[str, object] = json.loads(response.read())
@@ -127,30 +159,8 @@ def main() -> int:
         shutil.rmtree(mirror)
     articles = write_mirror(mirror, args.feeds, args.items, args.seed)
     size = sum(p.stat().st_size for p in mirror.rglob("*.html"))
-    port_file = work / "port"
-    port_file.unlink(missing_ok=True)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "sitesrv.py"),
-            str(mirror),
-            "--port-file",
-            str(port_file),
-            "--host-name",
-            args.host,
-            "--max-seconds",
-            "3600",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, base = start_mirror(mirror, work / "port", ["--host-name", args.host], args.host)
     try:
-        deadline = time.monotonic() + 120
-        while not port_file.exists() or not port_file.read_text():
-            if time.monotonic() > deadline:
-                sys.exit("the mirror did not start")
-            time.sleep(0.1)
-        base = f"http://{args.host}:{port_file.read_text()}"
         feeds = [f"{base}/rss/feed{n}" for n in range(args.feeds)]
         archive = work / "archive"
         shutil.rmtree(archive, ignore_errors=True)

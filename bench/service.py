@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import write_mirror  # noqa: E402
+from ingest import start_mirror, write_mirror  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -82,27 +82,11 @@ def main() -> int:
     mirror = work / "mirror"
     shutil.rmtree(mirror, ignore_errors=True)
     write_mirror(mirror, args.feeds, 2, seed=7)
-    port_file = work / "port"
-    port_file.unlink(missing_ok=True)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "sitesrv.py"),
-            str(mirror),
-            "--port-file",
-            str(port_file),
-            "--no-log",
-            "--max-seconds",
-            str(args.seconds + args.warmup + 600),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server, base = start_mirror(
+        mirror, work / "port", ["--no-log"], max_seconds=args.seconds + args.warmup + 600
     )
     service = None
     try:
-        while not port_file.exists() or not port_file.read_text():
-            time.sleep(0.1)
-        base = f"http://127.0.0.1:{port_file.read_text()}"
         archive = work / "archive"
         shutil.rmtree(archive, ignore_errors=True)
         ops = free_port()
