@@ -62,6 +62,22 @@ def check_archive(archive: Path, validator: jsonschema.Draft202012Validator) -> 
     }
 
 
+def worker_orphans() -> set[int]:
+    """Worker processes (multiprocessing children) whose parent is gone (re-parented to 1)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"multiprocessing.spawn" in cmdline and ppid == 1:
+            found.add(int(proc.name))
+    return found
+
+
 def write_config(path: Path, base: str, feeds: list[str], archive: Path) -> None:
     feed_urls = json.dumps([base + f for f in feeds])
     path.write_text(
@@ -115,6 +131,7 @@ def main() -> int:
         "temporary_seen": 0,
         "temporary_left": 0,
         "restarts_from_empty": 0,
+        "orphaned_workers": 0,
     }
 
     def slow(path: str) -> Scripted:
@@ -125,6 +142,7 @@ def main() -> int:
             delay=args.page_delay,
         )
 
+    orphans_before = worker_orphans()
     with SiteServer(site, max_seconds=3600, max_requests=10_000_000) as server:
         write_config(config, server.base, [f"/rss/feed{n}" for n in range(feeds)], archive)
         for path in pages:
@@ -169,6 +187,8 @@ def main() -> int:
         totals["temporary_left"] = found["temporary"]
         totals["corrupt"] += found["corrupt"]
         totals["duplicated"] += found["duplicated"]
+    time.sleep(1.5)  # a worker notices its parent's death within half a second
+    totals["orphaned_workers"] = len(worker_orphans() - orphans_before)
     lost = total - found["records"]
     summary = {
         "runs": args.runs,
@@ -182,7 +202,7 @@ def main() -> int:
     }
     print(json.dumps(summary))
     bad = lost or totals["corrupt"] or totals["duplicated"] or totals["temporary_left"]
-    bad = bad or final.returncode != 0
+    bad = bad or final.returncode != 0 or totals["orphaned_workers"]
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if bad else 0

@@ -1,4 +1,7 @@
-"""bench/crash.py on a small scale: kill -9 at random moments loses, duplicates, corrupts nothing."""
+"""bench/crash.py on a small scale: kill -9 at random moments loses, duplicates, corrupts nothing.
+
+Forty articles in one poll: enough (32 or more) for the worker processes to extract and write.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ def test_crash_benchmark_small(tmp_path: Path) -> None:
             "--runs",
             "4",
             "--articles",
-            "24",
+            "40",
             "--seed",
             "3",
             "--keep",
@@ -33,4 +36,5 @@ def test_crash_benchmark_small(tmp_path: Path) -> None:
     assert summary["kills"] == 4
     assert summary["lost"] == summary["corrupt"] == summary["duplicated"] == 0
     assert summary["temporary_left"] == 0
-    assert summary["archived"] == summary["articles"] == 24
+    assert summary["orphaned_workers"] == 0
+    assert summary["archived"] == summary["articles"] == 40

@@ -42,7 +42,7 @@ from worker.headers import backoff, cache_max_age, conditional_headers, next_pol
 from worker.http import Fetcher
 from worker.state import Discovered, QueueItem, State
 from worker.urls import article_id, canonical_url
-from worker.work import PageDone, PageJob, archive_page, warm_up
+from worker.work import PageDone, PageJob, archive_page, init_worker, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +504,10 @@ class Pipeline:
         if self._pool is not None or wanted == 0 or batch < POOL_BATCH:
             return
         self._pool = ProcessPoolExecutor(
-            max_workers=wanted, mp_context=multiprocessing.get_context("spawn")
+            max_workers=wanted,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(os.getpid(),),
         )
         for _ in range(wanted):
             self._pool.submit(warm_up)

@@ -10,6 +10,10 @@ pipeline records in state and logs.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +94,26 @@ def archive_page(job: PageJob) -> PageDone:
         fallbacks=extracted.fallbacks,
         warnings=extracted.warnings,
     )
+
+
+def init_worker(parent: int) -> None:
+    """Worker process initializer. SIGINT/SIGTERM are for the main process, which drains and
+    then shuts the pool down (a Ctrl-C reaches the whole process group; so may a supervisor's
+    SIGTERM). A worker must not outlive its parent: after a kill -9 of the parent its job queue
+    never reports end of file (every worker holds a copy of the writing end), so a watchdog
+    thread exits when the parent is gone. A write cut short leaves only a temporary file, which
+    the next start removes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def warm_up() -> bool:
