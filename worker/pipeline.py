@@ -455,7 +455,7 @@ class Pipeline:
             archive_root=str(self.archive.root),
             keep_raw=self.archive.keep_raw,
         )
-        written = done = await self._work(job)
+        done = await self._work(job)
         # Recorded in batches (one transaction per 64, and at the end of every batch of work):
         # the file is on disk already; a crash before the flush costs a refetch found unchanged.
         self._archived.append((source.name, item.id, done.path, done.content_hash, done.revision))
@@ -472,16 +472,16 @@ class Pipeline:
             extra={
                 "source": source.name,
                 "article_id": item.id,
-                "outcome": written.outcome,
-                "path": written.path,
-                "revision": written.revision,
+                "outcome": done.outcome,
+                "path": done.path,
+                "revision": done.revision,
                 "method": done.method,
                 "fallbacks": list(done.fallbacks),
                 "warnings": list(done.warnings),
                 "elapsed_ms": round((time.monotonic() - started) * 1000),
             },
         )
-        return f"warn:{written.outcome}" if done.warnings else written.outcome
+        return f"warn:{done.outcome}" if done.warnings else done.outcome
 
     async def _work(self, job: PageJob) -> PageDone:
         """Run the CPU-heavy half in the worker process pool if there is one, else a thread."""
