@@ -23,9 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import jsonschema  # noqa: E402
 
+from ingest import mirror_config  # noqa: E402
 from mtsite import synthetic_site  # noqa: E402
 from sitesrv import Scripted, Site, SiteServer  # noqa: E402
 from worker.archive import TMP_MARK  # noqa: E402
@@ -79,26 +81,13 @@ def worker_orphans() -> set[int]:
 
 
 def write_config(path: Path, base: str, feeds: list[str], archive: Path) -> None:
-    feed_urls = json.dumps([base + f for f in feeds])
-    path.write_text(
-        f"""[archive]
-dir = {json.dumps(str(archive))}
-[state]
-path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
-[http]
-per_host_delay = "0s"
-per_host_concurrency = 8
-respect_robots = false
-allow_private_addresses = true
-[retry]
-requeue_delay = "0s"
-backoff = "10ms"
-[[sources]]
-name = "moscowtimes"
-profile = "moscowtimes"
-feeds = {feed_urls}
-""",
-        encoding="utf-8",
+    mirror_config(
+        path,
+        archive,
+        [base + f for f in feeds],
+        concurrency=8,
+        name="moscowtimes",
+        sections='[retry]\nrequeue_delay = "0s"\nbackoff = "10ms"',
     )
 
 

@@ -97,6 +97,41 @@ def start_mirror(
     return server, f"http://{host}:{port_file.read_text()}"
 
 
+def mirror_config(
+    path: Path,
+    archive: Path,
+    feeds: list[str],
+    *,
+    concurrency: int = 16,
+    name: str = "mirror",
+    sections: str = "",
+    source: str = "",
+) -> Path:
+    """A configuration for a run over the local mirror: politeness and robots.txt off, loopback
+    allowed. ``sections`` are more TOML tables; ``source`` more keys for the source."""
+    path.write_text(
+        f"""[archive]
+dir = {json.dumps(str(archive))}
+[state]
+path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
+[http]
+per_host_delay = "0s"
+per_host_concurrency = {concurrency}
+max_connections = {concurrency}
+respect_robots = false
+allow_private_addresses = true
+{sections}
+[[sources]]
+name = "{name}"
+profile = "moscowtimes"
+feeds = {json.dumps(feeds)}
+{source}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
 def stats(base: str) -> dict[str, object]:
     with urllib.request.urlopen(base + "/__stats", timeout=10) as response:
         loaded: dict[str, object] = json.loads(response.read())
@@ -164,25 +199,7 @@ def main() -> int:
         feeds = [f"{base}/rss/feed{n}" for n in range(args.feeds)]
         archive = work / "archive"
         shutil.rmtree(archive, ignore_errors=True)
-        config = work / "news-worker.toml"
-        config.write_text(
-            f"""[archive]
-dir = {json.dumps(str(archive))}
-[state]
-path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
-[http]
-per_host_delay = "0s"
-per_host_concurrency = {args.parallel}
-max_connections = {args.parallel}
-respect_robots = false
-allow_private_addresses = true
-[[sources]]
-name = "mirror"
-profile = "moscowtimes"
-feeds = {json.dumps(feeds)}
-""",
-            encoding="utf-8",
-        )
+        config = mirror_config(work / "news-worker.toml", archive, feeds, concurrency=args.parallel)
         ours = measured(
             [str(BIN / "news-worker"), "fetch", "--config", str(config)], base, work / "ours.log"
         )

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import start_mirror, write_mirror  # noqa: E402
+from ingest import mirror_config, start_mirror, write_mirror  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -90,28 +90,13 @@ def main() -> int:
         archive = work / "archive"
         shutil.rmtree(archive, ignore_errors=True)
         ops = free_port()
-        config = work / "service.toml"
         feeds = [f"{base}/rss/feed{n}" for n in range(args.feeds)]
-        config.write_text(
-            f"""[archive]
-dir = {json.dumps(str(archive))}
-[state]
-path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
-[http]
-per_host_delay = "0s"
-per_host_concurrency = 16
-respect_robots = false
-allow_private_addresses = true
-[service]
-port = {ops}
-queue_every = "5s"
-[[sources]]
-name = "mirror"
-profile = "moscowtimes"
-feeds = {json.dumps(feeds)}
-interval = "{args.interval}"
-""",
-            encoding="utf-8",
+        config = mirror_config(
+            work / "service.toml",
+            archive,
+            feeds,
+            sections=f'[service]\nport = {ops}\nqueue_every = "5s"',
+            source=f'interval = "{args.interval}"',
         )
         log = (work / "service.log").open("wb")
         service = subprocess.Popen(

@@ -49,6 +49,20 @@ def _queued_or_archived(archive: Path) -> dict[str, str]:
         db.close()
 
 
+def _backfill(config: Path, since: str, until: str) -> tuple[str, ...]:
+    return (
+        "backfill",
+        "--config",
+        str(config),
+        "--source",
+        "moscowtimes",
+        "--since",
+        since,
+        "--until",
+        until,
+    )
+
+
 def _summary(out: str) -> dict[str, object]:
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -78,17 +92,7 @@ def test_backfill_queues_exactly_the_urls_in_range(
     cli: Cli, backfill_config: Path, site: Site, tmp_path: Path
 ) -> None:
     _january_gz(site)
-    code, out, err = cli(
-        "backfill",
-        "--config",
-        str(backfill_config),
-        "--source",
-        "moscowtimes",
-        "--since",
-        "2024-12-26",
-        "--until",
-        "2024-12-27",
-    )
+    code, out, err = cli(*_backfill(backfill_config, "2024-12-26", "2024-12-27"))
     assert code == 0, err
     assert set(_queued_or_archived(tmp_path / "archive")) == DEC_26_27
     assert {r["id"] for r in records(tmp_path / "archive").values()} == DEC_26_27
@@ -163,17 +167,7 @@ def test_interrupted_backfill_resumes_where_it_stopped(
         "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467",
         Scripted(500),
     )
-    args = (
-        "backfill",
-        "--config",
-        str(backfill_config),
-        "--source",
-        "moscowtimes",
-        "--since",
-        "2024-12-26",
-        "--until",
-        "2024-12-27",
-    )
+    args = _backfill(backfill_config, "2024-12-26", "2024-12-27")
     code, out, err = cli(*args)
     assert code == 1
     assert len(records(tmp_path / "archive")) == 6  # 7 from the monthly file, one page failing
