@@ -294,3 +294,24 @@ def test_container_runs_the_command_the_tests_run() -> None:
     assert ":/config/news-worker.toml:ro" in compose
     assert "restart: unless-stopped" in compose
     assert BIN.name == "news-worker"
+
+
+def test_ops_port_in_use_is_a_one_line_error(tmp_path: Path, server: SiteServer) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = write_config(
+            tmp_path / "c.toml",
+            feeds=[server.url("/rss/news")],
+            archive=tmp_path / "a",
+            service={"port": port},
+        )
+        result = subprocess.run(
+            [str(BIN), "run", "--config", str(config)], capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "service.port" in result.stderr

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
+from worker.errors import ConfigError
+
 log = logging.getLogger(__name__)
 MAX_REQUEST = 8192
 
@@ -29,7 +31,13 @@ class OpsServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:
+            raise ConfigError(
+                f"service.host/service.port: cannot listen on {self.host}:{self.port}: "
+                f"{exc.strerror or exc}"
+            ) from exc
         port: int = self._server.sockets[0].getsockname()[1]
         self.port = port
         log.info("ops_listening", extra={"host": self.host, "port": port})
