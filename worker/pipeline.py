@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900.0
 POOL_BATCH = 32
+POOL_IDLE = 300.0
 GIVE_UP_REASONS = frozenset(
     {
         "robots_disallowed",
@@ -170,6 +171,7 @@ class Pipeline:
         self.draining = False  # set on shutdown: claimed articles not yet started stay queued
         self.processes = settings.archive.processes
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_used = 0.0
         self._archived: list[tuple[str, str, str, str, int]] = []
         self.state.reclaim_leases(lambda owner: owner_is_dead(owner, self.owner))
 
@@ -485,6 +487,7 @@ class Pipeline:
 
     async def _work(self, job: PageJob) -> PageDone:
         """Run the CPU-heavy half in the worker process pool if there is one, else a thread."""
+        self._pool_used = time.monotonic()
         if self._pool is None:
             return await asyncio.to_thread(archive_page, job)
         try:
@@ -511,6 +514,14 @@ class Pipeline:
         )
         for _ in range(wanted):
             self._pool.submit(warm_up)
+        self._pool_used = time.monotonic()
+
+    def reap_pool(self, idle: float = POOL_IDLE) -> None:
+        """Stop the worker processes after ``idle`` seconds without work: a service spends most
+        of its months between polls that bring a few articles, threads are enough for those."""
+        if self._pool is not None and time.monotonic() - self._pool_used > idle:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=False)
 
     def flush(self) -> None:
         """Record the archived articles not yet recorded in state."""

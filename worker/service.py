@@ -183,6 +183,7 @@ class Service:
             return
         self._inflight.add(task)
         try:
+            self.pipeline.reap_pool()
             for source in self.sources:
                 outcome = SourceOutcome(source.name)
                 await self.pipeline.process_due(source, outcome)
