@@ -15,15 +15,23 @@ import asyncio
 import calendar
 import logging
 import re
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
+import orjson
+
 from worker import dates, sitemaps
-from worker.config import SourceSettings
-from worker.errors import FetchError, ParseError
+from worker.archive import Archive
+from worker.commands import Progress, open_state, summary_line
+from worker.config import Settings, SourceSettings
+from worker.errors import ConfigError, FetchError, ParseError
 from worker.http import Fetcher
+from worker.maintenance import parse_day
+from worker.pipeline import Pipeline
 from worker.state import Discovered, State
 from worker.urls import article_id
 
@@ -207,3 +215,75 @@ class Backfill:
             "sitemap_queued",
             extra={"source": self.source.name, "url": url, "in_range": len(items), "new": new},
         )
+
+
+async def backfill(
+    settings: Settings,
+    *,
+    source_name: str,
+    since: str,
+    until: str | None,
+    progress: bool = False,
+    json_summary: bool = False,
+) -> int:
+    """Queue a date range from the source's sitemaps and archive it. Returns the exit code."""
+    source = settings.source(source_name)
+    if not source.sitemap:
+        raise ConfigError(f"sources.{source.name}.sitemap: not set; backfill reads the sitemap")
+    wanted = DateRange(
+        parse_day("--since", since),
+        parse_day("--until", until) if until else datetime.now(UTC).date(),
+    )
+    if wanted.since > wanted.until:
+        raise ConfigError(f"--since {since} is after --until {wanted.until.isoformat()}")
+    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
+    state = open_state(settings, archive)
+    archive.sweep()
+    display = Progress() if progress else None
+
+    def on_file(url: str, new: int) -> None:
+        if display is not None:
+            display.sitemaps += 1
+            display.feed_done(source.name, url, "changed")
+
+    try:
+        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
+            walk = Backfill(source, wanted, fetcher, state, time.time, on_file)
+            found = await walk.run()
+            pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
+            try:
+                outcome = await pipeline.poll(source, poll_feeds=False)
+            finally:
+                pipeline.close()
+    finally:
+        if display:
+            display.close()
+        state.close()
+    failed = bool(found.files_failed or outcome.failed or outcome.errors)
+    report = {
+        "event": "backfill_summary",
+        "source": source.name,
+        "since": wanted.since.isoformat(),
+        "until": wanted.until.isoformat(),
+        "sitemaps_read": found.files_read,
+        "sitemaps_already_done": found.files_skipped_done,
+        "sitemaps_out_of_range": found.files_out_of_range,
+        "sitemaps_failed": found.files_failed,
+        "articles_in_range": found.in_range,
+        "articles_queued": found.queued,
+        "undated_skipped": found.undated_skipped,
+        **outcome.as_dict(),
+        "exit_code": int(failed),
+    }
+    if json_summary:
+        print(orjson.dumps(report).decode(), flush=True)
+    else:
+        print(
+            f"{source.name} backfill {wanted.since}..{wanted.until}: sitemaps {found.files_read} read, "
+            f"{found.files_skipped_done} already done, {found.files_failed} failed; "
+            f"{found.in_range} articles in range, {found.queued} newly queued"
+        )
+        print(summary_line(outcome))
+        for error in (found.errors + outcome.errors)[:10]:
+            print(f"  error: {error}", file=sys.stderr)
+    return 1 if failed else 0

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import orjson
 
-from worker import __version__, commands
+from worker import __version__, backfill, commands, discover, maintenance
 from worker.config import Settings, load
 from worker.errors import ConfigError, WorkerError
 
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return service.run(settings)
         if args.command == "backfill":
             return asyncio.run(
-                commands.backfill(
+                backfill.backfill(
                     settings,
                     source_name=args.source,
                     since=args.since,
@@ -160,18 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         if args.command == "reextract":
-            code, text = commands.reextract(settings, sources=args.source, since=args.since)
+            code, text = maintenance.reextract(settings, sources=args.source, since=args.since)
             print(text, end="")
             return code
         if args.command == "discover":
-            code, text = asyncio.run(commands.discover(settings, args.url))
+            code, text = asyncio.run(discover.discover(settings, args.url))
             print(text, end="")
             return code
         if args.command == "render":
             print(commands.render(settings, args.target, args.format), end="")
             return 0
         if args.command == "state":
-            print(commands.rebuild_state(settings))
+            print(maintenance.rebuild_state(settings))
             return 0
         if args.command == "status":
             rows = commands.status(settings)

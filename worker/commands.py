@@ -11,23 +11,19 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from worker import dates
 from worker import render as render_md
 from worker.archive import Archive
 from worker.config import Settings, SourceSettings
 from worker.errors import (
     ArchiveError,
     ConfigError,
-    FetchError,
-    ParseError,
     StateError,
-    WorkerError,
 )
 from worker.http import Fetcher
 from worker.pipeline import Pipeline, SourceOutcome
@@ -49,43 +45,6 @@ def open_state(settings: Settings, archive: Archive) -> State:
             "run 'news-worker state rebuild' first, or everything would be fetched again"
         )
     return state
-
-
-def rebuild_state(settings: Settings) -> str:
-    """Rebuild the seen-set from the archive; a corrupt state file is moved aside first."""
-    path = settings.state.path
-    moved = None
-    if path.exists():
-        try:
-            State(path, check=True).close()
-        except StateError:
-            moved = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-            path.rename(moved)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-    archive = Archive(settings.archive.dir)
-    state = State(path)
-    try:
-        counts = {}
-        for source in settings.sources:
-            rows = (
-                (
-                    source.name,
-                    str(record["id"]),
-                    str(record.get("url") or ""),
-                    relative,
-                    record.get("feed_url"),
-                    str(record.get("content_hash") or ""),
-                    int(record.get("revision") or 1),
-                )
-                for relative, record in archive.records(source.name)
-            )
-            counts[source.name] = state.restore_archived(rows)
-    finally:
-        state.close()
-    done = ", ".join(f"{name}: {n} archived articles" for name, n in counts.items())
-    aside = f"; the unreadable state was moved to {moved}" if moved else ""
-    return f"state {path} rebuilt from {settings.archive.dir} ({done}){aside}"
 
 
 def choose_sources(
@@ -231,227 +190,6 @@ async def fetch(
             if len(outcome.errors) > 10:
                 print(f"  ... and {len(outcome.errors) - 10} more errors", file=sys.stderr)
     return 1 if failed else 0
-
-
-async def discover(settings: Settings, url: str) -> tuple[int, str]:
-    """The feeds a site announces or serves at common paths, as a ready ``[[sources]]`` table."""
-    from worker import discover as found_feeds
-    from worker import feeds
-
-    if canonical_url(url) is None:
-        raise ConfigError(f"URL {url!r}: not an http(s) URL")
-    lines: list[str] = []
-    async with Fetcher(settings.http, settings.retry) as fetcher:
-        candidates: list[found_feeds.Candidate] = []
-        try:
-            page = await fetcher.get(url)
-            candidates += found_feeds.announced(
-                page.body, page.url, page.headers.get("content-type")
-            )
-        except FetchError as exc:
-            lines.append(f"# {url}: {exc}")
-        candidates += found_feeds.common(url)
-
-        async def check(
-            candidate: found_feeds.Candidate,
-        ) -> tuple[found_feeds.Candidate, str] | None:
-            try:
-                response = await fetcher.get(candidate.url)
-                feed = feeds.parse(
-                    response.body, response.url, response.headers.get("content-type")
-                )
-            except (FetchError, ParseError):
-                return None
-            if not feed.entries:
-                return None
-            return candidate, f"{feed.title or candidate.title or ''} ({len(feed.entries)} entries)"
-
-        results = await asyncio.gather(*(check(c) for c in dict.fromkeys(candidates)))
-    working = [r for r in results if r is not None]
-    seen: set[str] = set()
-    unique = []
-    for candidate, label in working:
-        if candidate.url.rstrip("/") not in seen:
-            seen.add(candidate.url.rstrip("/"))
-            unique.append((candidate, label))
-    if not unique:
-        lines.append(f"# no feed found for {url}")
-        return 1, "\n".join(lines) + "\n"
-    lines.append(f"# feeds found for {url}")
-    lines += [
-        "",
-        "[[sources]]",
-        f'name = "{found_feeds.source_name(url)}"',
-        'profile = "generic"',
-        "feeds = [",
-    ]
-    for candidate, label in unique:
-        lines.append(f'    "{candidate.url}",  # {label.strip()} [{candidate.how}]')
-    lines += ["]", 'interval = "10m"']
-    return 0, "\n".join(lines) + "\n"
-
-
-async def backfill(
-    settings: Settings,
-    *,
-    source_name: str,
-    since: str,
-    until: str | None,
-    progress: bool = False,
-    json_summary: bool = False,
-) -> int:
-    """Queue a date range from the source's sitemaps and archive it. Returns the exit code."""
-    from worker.backfill import Backfill, DateRange
-
-    source = settings.source(source_name)
-    if not source.sitemap:
-        raise ConfigError(f"sources.{source.name}.sitemap: not set; backfill reads the sitemap")
-    wanted = DateRange(
-        _day("--since", since), _day("--until", until) if until else datetime.now(UTC).date()
-    )
-    if wanted.since > wanted.until:
-        raise ConfigError(f"--since {since} is after --until {wanted.until.isoformat()}")
-    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
-    state = open_state(settings, archive)
-    archive.sweep()
-    display = Progress() if progress else None
-
-    def on_file(url: str, new: int) -> None:
-        if display is not None:
-            display.sitemaps += 1
-            display.feed_done(source.name, url, "changed")
-
-    try:
-        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
-            walk = Backfill(source, wanted, fetcher, state, time.time, on_file)
-            found = await walk.run()
-            pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
-            try:
-                outcome = await pipeline.poll(source, poll_feeds=False)
-            finally:
-                pipeline.close()
-    finally:
-        if display:
-            display.close()
-        state.close()
-    failed = bool(found.files_failed or outcome.failed or outcome.errors)
-    report = {
-        "event": "backfill_summary",
-        "source": source.name,
-        "since": wanted.since.isoformat(),
-        "until": wanted.until.isoformat(),
-        "sitemaps_read": found.files_read,
-        "sitemaps_already_done": found.files_skipped_done,
-        "sitemaps_out_of_range": found.files_out_of_range,
-        "sitemaps_failed": found.files_failed,
-        "articles_in_range": found.in_range,
-        "articles_queued": found.queued,
-        "undated_skipped": found.undated_skipped,
-        **outcome.as_dict(),
-        "exit_code": int(failed),
-    }
-    if json_summary:
-        print(orjson.dumps(report).decode(), flush=True)
-    else:
-        print(
-            f"{source.name} backfill {wanted.since}..{wanted.until}: sitemaps {found.files_read} read, "
-            f"{found.files_skipped_done} already done, {found.files_failed} failed; "
-            f"{found.in_range} articles in range, {found.queued} newly queued"
-        )
-        print(summary_line(outcome))
-        for error in (found.errors + outcome.errors)[:10]:
-            print(f"  error: {error}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def _day(flag: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(f"{flag} {value!r}: expected a date as YYYY-MM-DD") from exc
-
-
-def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:
-    """Re-run extraction on the stored raw pages; a new revision only where the record changed."""
-    import gzip
-    import hashlib
-
-    from worker.extract import extract
-    from worker.pipeline import entry_from_json
-    from worker.record import CONTENT_FIELDS, FetchInfo, build
-
-    chosen = [settings.source(n) for n in dict.fromkeys(sources)] or list(settings.sources)
-    first_day = _day("--since", since) if since else None
-    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
-    state = open_state(settings, archive)
-    lines: list[str] = []
-    counts = {"checked": 0, "changed": 0, "unchanged": 0, "no_raw_page": 0, "failed": 0}
-    try:
-        for source in chosen:
-            for relative, old in archive.records(source.name):
-                published = dates.parse_date(old.get("published_at"))
-                if first_day and published is not None and published.date() < first_day:
-                    continue
-                counts["checked"] += 1
-                raw_path = settings.archive.dir / (relative.removesuffix(".json") + ".html.gz")
-                try:
-                    raw = gzip.decompress(raw_path.read_bytes())
-                except (OSError, EOFError):
-                    counts["no_raw_page"] += 1
-                    continue
-                fetch = old.get("fetch") or {}
-                row = state.article(source.name, str(old["id"]))
-                try:
-                    extracted = extract(
-                        raw,
-                        str(fetch.get("final_url") or old["url"]),
-                        source.profile,
-                        content_type=fetch.get("content_type"),
-                        entry=entry_from_json(row["entry"] if row is not None else None),
-                    )
-                except WorkerError as exc:
-                    counts["failed"] += 1
-                    lines.append(f"{relative}: failed: {exc}")
-                    continue
-                info = FetchInfo(
-                    requested_url=str(fetch.get("requested_url") or old["url"]),
-                    final_url=str(fetch.get("final_url") or old["url"]),
-                    status=int(fetch.get("status") or 200),
-                    content_type=fetch.get("content_type"),
-                    fetched_at=dates.parse_date(old.get("fetched_at")) or datetime.now(UTC),
-                    feed_url=old.get("feed_url"),
-                    raw_sha256=hashlib.sha256(raw).hexdigest(),
-                )
-                record = build(
-                    extracted,
-                    article_id=str(old["id"]),
-                    source=source.name,
-                    profile=source.profile,
-                    fetch=info,
-                )
-                if record["content_hash"] == old.get("content_hash"):
-                    counts["unchanged"] += 1
-                    continue
-                written = archive.write(record, relative, None)
-                state.archived(
-                    source.name,
-                    str(old["id"]),
-                    path=written.path,
-                    content_hash=record["content_hash"],
-                    revision=written.revision,
-                    now=time.time(),
-                )
-                changed = [k for k in CONTENT_FIELDS if record.get(k) != old.get(k)]
-                counts["changed"] += 1
-                lines.append(f"{relative}: revision {written.revision}: {', '.join(changed)}")
-    finally:
-        state.close()
-    lines.append(
-        f"reextract: {counts['checked']} checked, {counts['changed']} changed, "
-        f"{counts['unchanged']} unchanged, {counts['no_raw_page']} without a raw page, "
-        f"{counts['failed']} failed"
-    )
-    return (1 if counts["failed"] else 0), "\n".join(lines) + "\n"
 
 
 def find_record(settings: Settings, target: str) -> Path:

@@ -1,18 +1,23 @@
 """Feed autodiscovery: the feeds a site announces in its pages, and those at common paths.
 
-Pure helpers; the ``discover`` command fetches the page and the candidates through the fetcher
-(so robots.txt and politeness apply) and keeps only candidates that parse as feeds.
+The helpers are pure; the ``discover`` command fetches the page and the candidates through the
+fetcher (so robots.txt and politeness apply) and keeps only candidates that parse as feeds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
+from worker import feeds
+from worker.config import Settings
+from worker.errors import ConfigError, FetchError, ParseError
 from worker.html import decode, squash
+from worker.http import Fetcher
 from worker.urls import canonical_url
 
 FEED_TYPES = (
@@ -76,3 +81,56 @@ def source_name(url: str) -> str:
     labels = [p for p in host.split(".") if p not in ("www", "m", "feeds", "rss")]
     name = labels[0] if labels else "site"
     return re.sub(r"[^a-z0-9_-]", "-", name)[:64] or "site"
+
+
+async def discover(settings: Settings, url: str) -> tuple[int, str]:
+    """The feeds a site announces or serves at common paths, as a ready ``[[sources]]`` table."""
+    if canonical_url(url) is None:
+        raise ConfigError(f"URL {url!r}: not an http(s) URL")
+    lines: list[str] = []
+    async with Fetcher(settings.http, settings.retry) as fetcher:
+        candidates: list[Candidate] = []
+        try:
+            page = await fetcher.get(url)
+            candidates += announced(page.body, page.url, page.headers.get("content-type"))
+        except FetchError as exc:
+            lines.append(f"# {url}: {exc}")
+        candidates += common(url)
+
+        async def check(
+            candidate: Candidate,
+        ) -> tuple[Candidate, str] | None:
+            try:
+                response = await fetcher.get(candidate.url)
+                feed = feeds.parse(
+                    response.body, response.url, response.headers.get("content-type")
+                )
+            except (FetchError, ParseError):
+                return None
+            if not feed.entries:
+                return None
+            return candidate, f"{feed.title or candidate.title or ''} ({len(feed.entries)} entries)"
+
+        results = await asyncio.gather(*(check(c) for c in dict.fromkeys(candidates)))
+    working = [r for r in results if r is not None]
+    seen: set[str] = set()
+    unique = []
+    for candidate, label in working:
+        if candidate.url.rstrip("/") not in seen:
+            seen.add(candidate.url.rstrip("/"))
+            unique.append((candidate, label))
+    if not unique:
+        lines.append(f"# no feed found for {url}")
+        return 1, "\n".join(lines) + "\n"
+    lines.append(f"# feeds found for {url}")
+    lines += [
+        "",
+        "[[sources]]",
+        f'name = "{source_name(url)}"',
+        'profile = "generic"',
+        "feeds = [",
+    ]
+    for candidate, label in unique:
+        lines.append(f'    "{candidate.url}",  # {label.strip()} [{candidate.how}]')
+    lines += ["]", 'interval = "10m"']
+    return 0, "\n".join(lines) + "\n"
