@@ -176,7 +176,11 @@ def main() -> int:
         totals["temporary_left"] = found["temporary"]
         totals["corrupt"] += found["corrupt"]
         totals["duplicated"] += found["duplicated"]
-    time.sleep(1.5)  # a worker notices its parent's death within half a second
+    # A worker notices its parent's death within half a second of starting its job loop; one
+    # killed while still importing gets there later on a loaded machine.
+    deadline = time.monotonic() + 15
+    while worker_orphans() - orphans_before and time.monotonic() < deadline:
+        time.sleep(0.25)
     totals["orphaned_workers"] = len(worker_orphans() - orphans_before)
     lost = total - found["records"]
     summary = {

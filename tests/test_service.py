@@ -228,8 +228,8 @@ def test_failing_feed_backs_off_then_recovers_by_itself(
     failed = [r.at for r in polls if r.status == 500]
     assert len(failed) == 4
     gaps = [b - a for a, b in itertools.pairwise(failed)]
+    # Each wait at least doubles (1 s, 2 s, then the 4 s cap); load can only lengthen them.
     assert gaps[0] >= 0.9 and gaps[1] >= 1.8 and gaps[2] >= 3.6
-    assert gaps == sorted(gaps)
     assert service.stop() == 0
     events = [e for e in service.events() if e.get("event") == "feed_failed"]
     assert len(events) == 4 and all(e["reason"] == "http_500" for e in events)

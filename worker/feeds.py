@@ -171,16 +171,19 @@ def parse(body: bytes, base_url: str, content_type: str | None = None) -> Feed:
         # Servers send feeds as text/html or text/plain too; feedparser would flag that.
         charset = re.search(r"charset=[^;]+", declared, re.IGNORECASE)
         declared = "application/xml" + (f"; {charset.group(0)}" if charset else "")
-    parsed = feedparser.parse(
-        io.BytesIO(data),
-        response_headers={"content-location": base_url, "content-type": declared},
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(data),
+            response_headers={"content-location": base_url, "content-type": declared},
+        )
+    except Exception as exc:  # feedparser trips on hostile input, e.g. encoding="\x80"
+        raise ParseError(f"unreadable feed ({type(exc).__name__}: {exc})"[:300]) from exc
     version = str(parsed.get("version") or "")
     raw_entries = parsed.get("entries") or []
     problem = None
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        problem = f"{type(exc).__name__}: {exc}"[:300] if exc else "malformed feed"
+        bozo = parsed.get("bozo_exception")
+        problem = f"{type(bozo).__name__}: {bozo}"[:300] if bozo else "malformed feed"
     if not version and not raw_entries:
         raise ParseError(f"not an RSS or Atom feed ({problem or 'no feed element'})")
     entries: list[FeedEntry] = []

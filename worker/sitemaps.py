@@ -76,7 +76,7 @@ def parse(body: bytes, base_url: str) -> Sitemap:
     )
     try:
         root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
+    except (etree.XMLSyntaxError, ValueError) as exc:
         raise ParseError(f"not a sitemap: {exc}") from exc
     if root is None:
         raise ParseError("not a sitemap: no XML element found")
