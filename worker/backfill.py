@@ -48,9 +48,6 @@ class DateRange:
     since: date
     until: date
 
-    def overlaps(self, first: date, last: date) -> bool:
-        return first <= self.until and last >= self.since
-
     def holds(self, day: date) -> bool:
         return self.since <= day <= self.until
 

@@ -233,10 +233,6 @@ def inline(node: LexborNode, base: str, skip: frozenset[str] = frozenset()) -> I
     return Inline(text.strip(), md.strip(), tuple(dict.fromkeys(builder.links)))
 
 
-def has_class(node: LexborNode, name: str) -> bool:
-    return name in (node.attributes.get("class") or "").split()
-
-
 @dataclass(frozen=True)
 class PageMeta:
     """What a page's ``<head>`` says about itself: meta tags, JSON-LD blocks, canonical, lang."""

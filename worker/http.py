@@ -177,7 +177,6 @@ class Fetcher:
         self._on_request = on_request
         self._robots_store = robots_store
         self._sleep = sleep
-        self.requests_sent = 0
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -302,7 +301,6 @@ class Fetcher:
         try:
             async with self._global, self._gate(host).slot():
                 started = time.monotonic()
-                self.requests_sent += 1
                 async with asyncio.timeout(self.http.request_deadline):
                     response = await self._stream(url, headers)
                     status = response.status

@@ -208,7 +208,3 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
         canonical_url=meta.canonical or url,
         method="generic",
     )
-
-
-def title_of(html_title: str | None, extracted: Extracted) -> str | None:
-    return extracted.title or (squash(html_title) or None)

@@ -31,7 +31,6 @@ from worker.profiles import metadata as md
 from worker.urls import canonical_url
 
 NAME = "moscowtimes"
-NOT_BODY = frozenset({"article", "link", "newsletter"})
 _SKIP_INLINE = frozenset({"section", "ins", "iframe", "script", "style", "form", "button", "aside"})
 _KIND = re.compile(r"\barticle--([a-z0-9_-]+)")
 _BLOCK_KIND = re.compile(r"\barticle__block--([a-z0-9_-]+)")
