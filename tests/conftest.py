@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from service_helpers import ServiceProcess
 from sitesrv import Site, SiteServer
 from worker.cli import main
 
@@ -100,6 +101,25 @@ def config(tmp_path: Path, server: SiteServer, archive_dir: Path) -> Path:
         feeds=[server.url(f) for f in MT_FEEDS],
         archive=archive_dir,
     )
+
+
+Spawn = Callable[[Path, str, int], ServiceProcess]
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    """Start services; any still running when the test ends is killed."""
+    started: list[ServiceProcess] = []
+
+    def start(config: Path, log: str, port: int) -> ServiceProcess:
+        service = ServiceProcess(config, tmp_path / log, port)
+        started.append(service)
+        return service.start()
+
+    yield start
+    for service in started:
+        if service.process is not None and service.process.poll() is None:
+            service.kill()
 
 
 class Cli:

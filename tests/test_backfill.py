@@ -109,17 +109,7 @@ def test_backfill_reads_gzip_monthly_files_by_their_unpadded_name(
     cli: Cli, backfill_config: Path, site: Site, tmp_path: Path
 ) -> None:
     path = _january_gz(site)
-    code, out, err = cli(
-        "backfill",
-        "--config",
-        str(backfill_config),
-        "--source",
-        "moscowtimes",
-        "--since",
-        "2025-01-01",
-        "--until",
-        "2025-01-31",
-    )
+    code, out, err = cli(*_backfill(backfill_config, "2025-01-01", "2025-01-31"))
     assert code == 0, err
     assert set(_queued_or_archived(tmp_path / "archive")) == {"a88000"}
     requested = {r.path for r in site.requests()}
@@ -141,17 +131,7 @@ def test_undated_urls_count_when_the_whole_file_is_in_range(
                 "/2024/12/27/samara-court-jails-singer-sharlot-55-years-for-rehabilitating-nazism-a87474"
             ],
         )
-    code, out, err = cli(
-        "backfill",
-        "--config",
-        str(backfill_config),
-        "--source",
-        "moscowtimes",
-        "--since",
-        "2024-12-01",
-        "--until",
-        "2024-12-31",
-    )
+    code, out, err = cli(*_backfill(backfill_config, "2024-12-01", "2024-12-31"))
     assert code == 0, err
     found = set(_queued_or_archived(tmp_path / "archive"))
     assert found >= DEC_26_27 | {"a87400", "a87600", "a87430"}

@@ -11,7 +11,7 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from conftest import MT_FEEDS, Cli, records, write_config
-from service_helpers import ServiceProcess, free_port, metric, wait_for
+from conftest import MT_FEEDS, Cli, Spawn, records, write_config
+from service_helpers import free_port, metric, wait_for
 from sitesrv import Scripted, Site, SiteServer
 from worker.archive import TMP_MARK
 
@@ -190,21 +190,6 @@ def test_fault_in_one_off_fetch(
     _assert_exactly_once(tmp_path / "archive")
 
 
-@pytest.fixture
-def service_factory(tmp_path: Path) -> Iterator[Callable[[Path, int], ServiceProcess]]:
-    started: list[ServiceProcess] = []
-
-    def start(config: Path, port: int) -> ServiceProcess:
-        service = ServiceProcess(config, tmp_path / f"service{len(started)}.log", port)
-        started.append(service)
-        return service.start()
-
-    yield start
-    for service in started:
-        if service.process is not None and service.process.poll() is None:
-            service.kill()
-
-
 def _service_config(tmp_path: Path, feeds: list[str]) -> tuple[Path, int]:
     port = free_port()
     return write_config(
@@ -229,12 +214,12 @@ def test_fault_in_the_service(
     tmp_path: Path,
     server: SiteServer,
     site: Site,
-    service_factory: Callable[[Path, int], ServiceProcess],
+    spawn: Spawn,
 ) -> None:
     config, port = _service_config(tmp_path, [server.url(f) for f in MT_FEEDS])
     _hop(site)
     site.fault(scenario.path, scenario.answer(site))
-    service = service_factory(config, port)
+    service = spawn(config, "service.log", port)
     wait_for(
         lambda: any(scenario.reason in r for r in _reasons(service.events())),
         30,
@@ -268,9 +253,7 @@ def _blackhole(port: int) -> list[socket.socket]:
 
 
 @pytest.mark.parametrize("mode", ["refused", "connect_timeout"])
-def test_unreachable_host_then_recovery(
-    mode: str, cli: Cli, tmp_path: Path, service_factory: Callable[[Path, int], ServiceProcess]
-) -> None:
+def test_unreachable_host_then_recovery(mode: str, cli: Cli, tmp_path: Path, spawn: Spawn) -> None:
     port = free_port()
     sockets = _blackhole(port) if mode == "connect_timeout" else []
     base = f"http://127.0.0.1:{port}"
@@ -280,7 +263,7 @@ def test_unreachable_host_then_recovery(
     assert (
         "network" in _reasons([json.loads(line) for line in err.splitlines()]) or "timeout" in err
     )
-    service = service_factory(config, ops_port)
+    service = spawn(config, "service.log", ops_port)
     wait_for(
         lambda: any(e.get("event") == "feed_failed" for e in service.events()), 20, "feed_failed"
     )

@@ -9,12 +9,11 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import MT_FEEDS, records, write_config
+from conftest import MT_FEEDS, Spawn, records, write_config
 from mtsite import Page, document, feed_item, rfc2822
 from service_helpers import BIN, ServiceProcess, free_port, metric, wait_for
 from sitesrv import Scripted, Site, SiteServer
@@ -42,25 +41,6 @@ def service_config(
         service={"port": port, "queue_every": "500ms", "shutdown_grace": "3s", **(service or {})},
     )
     return config, port
-
-
-Spawn = Callable[[Path, str, int], ServiceProcess]
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawn]:
-    """Start services; any still running when the test ends is killed."""
-    started: list[ServiceProcess] = []
-
-    def start(config: Path, log: str, port: int) -> ServiceProcess:
-        service = ServiceProcess(config, tmp_path / log, port)
-        started.append(service)
-        return service.start()
-
-    yield start
-    for service in started:
-        if service.process is not None and service.process.poll() is None:
-            service.kill()
 
 
 @pytest.fixture
