@@ -162,10 +162,6 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
                 "Accept": "*/*",
             },
-            limits=httpx.Limits(
-                max_connections=http.max_connections,
-                max_keepalive_connections=http.max_connections,
-            ),
             trust_env=False,
         )
         self._global = asyncio.Semaphore(http.max_connections)
