@@ -11,16 +11,13 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import multiprocessing
 import os
 import random
 import secrets
 import socket
 import time
 from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,15 +37,14 @@ from worker.errors import (
 from worker.extract import NO_MATCH
 from worker.headers import backoff, cache_max_age, conditional_headers, next_poll, validators
 from worker.http import Fetcher
+from worker.pool import POOL_IDLE, WorkerPool
 from worker.state import Discovered, QueueItem, State
 from worker.urls import article_id, canonical_url
-from worker.work import PageDone, PageJob, archive_page, init_worker, warm_up
+from worker.work import PageJob, archive_page
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900.0
-POOL_BATCH = 32
-POOL_IDLE = 300.0
 GIVE_UP_REASONS = frozenset(
     {
         "robots_disallowed",
@@ -169,9 +165,7 @@ class Pipeline:
         self.observer = observer
         self.owner = _owner()
         self.draining = False  # set on shutdown: claimed articles not yet started stay queued
-        self.processes = settings.archive.processes
-        self._pool: ProcessPoolExecutor | None = None
-        self._pool_used = 0.0
+        self.pool = WorkerPool(settings.archive.processes)
         self._archived: list[tuple[str, str, str, str, int]] = []
         self.state.reclaim_leases(lambda owner: owner_is_dead(owner, self.owner))
 
@@ -190,11 +184,19 @@ class Pipeline:
         """Poll the source's feeds (or ``feed_urls``), then fetch everything due."""
         outcome = SourceOutcome(source.name)
         started = time.monotonic()
+        poll_start = self.now()
         if poll_feeds:
             urls = list(feed_urls if feed_urls is not None else source.feeds)
-            await asyncio.gather(*(self.poll_feed(source, url, outcome) for url in urls))
+
+            async def feed_then_articles(url: str) -> None:
+                # A feed's new articles are fetched as soon as it is read, while other feeds
+                # are still loading (the per-host gates keep the whole polite).
+                if await self.poll_feed(source, url, outcome) == "changed":
+                    await self.process_due(source, outcome, due_by=poll_start)
+
+            await asyncio.gather(*(feed_then_articles(url) for url in urls))
         explicit = self._discover_urls(source, article_urls, outcome)
-        await self.process_due(source, outcome, explicit)
+        await self.process_due(source, outcome, explicit, due_by=poll_start)
         outcome.queued = self.state.counts(source.name)["queued"]
         log.info(
             "poll_done",
@@ -238,12 +240,7 @@ class Pipeline:
             if not response.not_modified:
                 body_hash = hashlib.sha256(response.body).hexdigest()
                 if body_hash != known.body_hash:
-                    parsed = await asyncio.to_thread(
-                        feeds.parse,
-                        response.body,
-                        response.url,
-                        response.headers.get("content-type"),
-                    )
+                    parsed = await self._parse_feed(response.body, response.url, response.headers)
                     self._queue_entries(source, url, parsed, outcome)
                     result, ttl = "changed", parsed.ttl_minutes
                     if parsed.problem:
@@ -319,6 +316,12 @@ class Pipeline:
             self.observer.feed_done(source.name, url, result)
         return result
 
+    async def _parse_feed(self, body: bytes, url: str, headers: Mapping[str, str]) -> feeds.Feed:
+        try:
+            return await self.pool.run(feeds.parse, body, url, headers.get("content-type"))
+        except ExtractError as exc:  # the worker process parsing it died
+            raise ParseError(str(exc)) from exc
+
     def _queue_entries(
         self, source: SourceSettings, feed_url: str, parsed: feeds.Feed, outcome: SourceOutcome
     ) -> None:
@@ -331,6 +334,7 @@ class Pipeline:
                 )
         new, requeued = self.state.discover(source.name, items.values(), self.now())
         outcome.discovered += new + requeued
+        self.pool.want(new + requeued)  # started now, they parse the other feeds too
         log.info(
             "feed_parsed",
             extra={
@@ -343,18 +347,23 @@ class Pipeline:
         )
 
     async def process_due(
-        self, source: SourceSettings, outcome: SourceOutcome, explicit: Sequence[str] = ()
+        self,
+        source: SourceSettings,
+        outcome: SourceOutcome,
+        explicit: Sequence[str] = (),
+        due_by: float | None = None,
     ) -> None:
-        """Fetch and archive every queued article of the source whose time has come."""
+        """Fetch and archive every queued article of the source whose time has come (by
+        ``due_by``: a poll passes its start, so what fails during it waits for the next one)."""
         now = self.now()
-        items = self.state.claim_due(source.name, now, self.owner, LEASE_SECONDS)
+        items = self.state.claim_due(source.name, now, self.owner, LEASE_SECONDS, due_by=due_by)
         if explicit:
             claimed = {item.id for item in items}
             extra = [i for i in explicit if i not in claimed]
             items += self.state.claim_due(source.name, now, self.owner, LEASE_SECONDS, ids=extra)
         if self.observer and items:
             self.observer.articles_claimed(source.name, len(items))
-        self._start_pool(len(items))
+        self.pool.want(len(items))
         try:
             await asyncio.gather(*(self._process_one(source, item, outcome) for item in items))
         finally:
@@ -457,7 +466,7 @@ class Pipeline:
             archive_root=str(self.archive.root),
             keep_raw=self.archive.keep_raw,
         )
-        done = await self._work(job)
+        done = await self.pool.run(archive_page, job)
         # Recorded in batches (one transaction per 64, and at the end of every batch of work):
         # the file is on disk already; a crash before the flush costs a refetch found unchanged.
         self._archived.append((source.name, item.id, done.path, done.content_hash, done.revision))
@@ -485,43 +494,8 @@ class Pipeline:
         )
         return f"warn:{done.outcome}" if done.warnings else done.outcome
 
-    async def _work(self, job: PageJob) -> PageDone:
-        """Run the CPU-heavy half in the worker process pool if there is one, else a thread."""
-        self._pool_used = time.monotonic()
-        if self._pool is None:
-            return await asyncio.to_thread(archive_page, job)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, archive_page, job)
-        except BrokenProcessPool as exc:
-            # The worker died (killed, out of memory on a hostile page): start another later.
-            self._pool = None
-            raise ExtractError(f"extraction worker process died: {exc}") from exc
-
-    def _start_pool(self, batch: int) -> None:
-        """A worker process for extraction and writing, when a batch is big enough to pay for
-        its start (about half a second) and there is a second core for it."""
-        wanted = self.processes
-        if wanted < 0:
-            # As many as there are cores, at least two: writing waits on fsync, not the CPU.
-            wanted = max(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
-        if self._pool is not None or wanted == 0 or batch < POOL_BATCH:
-            return
-        self._pool = ProcessPoolExecutor(
-            max_workers=wanted,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
-            initargs=(os.getpid(),),
-        )
-        for _ in range(wanted):
-            self._pool.submit(warm_up)
-        self._pool_used = time.monotonic()
-
     def reap_pool(self, idle: float = POOL_IDLE) -> None:
-        """Stop the worker processes after ``idle`` seconds without work: a service spends most
-        of its months between polls that bring a few articles, threads are enough for those."""
-        if self._pool is not None and time.monotonic() - self._pool_used > idle:
-            pool, self._pool = self._pool, None
-            pool.shutdown(wait=False)
+        self.pool.reap(idle)
 
     def flush(self) -> None:
         """Record the archived articles not yet recorded in state."""
@@ -531,6 +505,4 @@ class Pipeline:
 
     def close(self) -> None:
         self.flush()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.pool.close()

@@ -327,12 +327,15 @@ class State:
         lease: float,
         limit: int = 10_000,
         ids: Iterable[str] | None = None,
+        due_by: float | None = None,
     ) -> list[QueueItem]:
-        """Lease the queued articles of ``source`` whose next try has come (or the given ids)."""
+        """Lease the queued articles of ``source`` whose next try has come by ``due_by``
+        (default ``now``), or the given ids."""
+        due = now if due_by is None else min(due_by, now)
         if ids is None and not self._query(
             "SELECT 1 FROM articles WHERE status = 'queued' AND source = ? AND next_try_at <= ? "
             "LIMIT 1",
-            (source, now),
+            (source, due),
         ):
             return []  # the usual case in a steady service: no write transaction at all
         with self._write() as db:
@@ -341,7 +344,7 @@ class State:
                     "SELECT * FROM articles WHERE status = 'queued' AND source = ? "
                     "AND next_try_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
                     "ORDER BY next_try_at, discovered_at LIMIT ?",
-                    (source, now, now, limit),
+                    (source, due, now, limit),
                 ).fetchall()
             else:
                 wanted = list(ids)
