@@ -50,6 +50,22 @@ def test_unsafe_names_never_leave_the_archive(tmp_path: Path, source: str, artic
         Archive(tmp_path).relative_path(source, article_id, None, SEEN)
 
 
+@pytest.mark.parametrize(
+    "relative",
+    ["../x.json", "mt/../../x.json", "/tmp/x.json", "mt//a1.json", "mt/./a1.json", "mt\\..\\x"],
+)
+def test_stored_paths_that_would_leave_the_archive_are_refused(
+    tmp_path: Path, relative: str
+) -> None:
+    # Paths come back from the state database too: they are checked again on every use.
+    archive = Archive(tmp_path / "archive")
+    with pytest.raises(ArchiveError, match="escapes the archive"):
+        archive.write(_record("one"), relative, b"<html></html>")
+    with pytest.raises(ArchiveError, match="escapes the archive"):
+        archive.read(relative)
+    assert not list(tmp_path.rglob("*.json"))
+
+
 def test_revisions_keep_every_earlier_version(tmp_path: Path) -> None:
     archive = Archive(tmp_path)
     rel = "mt/2024/12/27/a1.json"
