@@ -152,3 +152,22 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a sqlite database" * 100)
     with pytest.raises(StateError, match="state rebuild"):
         State(path)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_raw_pages_are_plain_gzip_with_or_without_isal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    import worker.archive
+
+    if not fast:
+        monkeypatch.setattr(worker.archive, "_isal_compress", None)
+    else:
+        assert worker.archive._isal_compress is not None  # installed with the package here
+    page = (
+        "<html><body>" + "<p>Пример текста, example text.</p>" * 2000 + "</body></html>"
+    ).encode()
+    Archive(tmp_path).write(_record("one"), "mt/2024/12/27/a1.json", page)
+    stored = (tmp_path / "mt/2024/12/27/a1.html.gz").read_bytes()
+    assert gzip.decompress(stored) == page
+    assert len(stored) < len(page) / 10

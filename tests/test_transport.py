@@ -59,7 +59,7 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 def answer(body: bytes, *extra: str) -> bytes:
-    head = [f"HTTP/1.1 200 OK", f"Content-Length: {len(body)}", *extra]
+    head = ["HTTP/1.1 200 OK", f"Content-Length: {len(body)}", *extra]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
@@ -151,10 +151,9 @@ def test_connection_close_is_honoured() -> None:
         await asyncio.sleep(10)  # the client must not wait for this side to close
 
     async def scenario() -> None:
-        async with serve(handler) as server:
-            async with client(Transport()) as http:
-                url = f"http://127.0.0.1:{server.port}/"
-                assert [await get(http, url) for _ in range(3)] == [b"bye 1", b"bye 2", b"bye 3"]
+        async with serve(handler) as server, client(Transport()) as http:
+            url = f"http://127.0.0.1:{server.port}/"
+            assert [await get(http, url) for _ in range(3)] == [b"bye 1", b"bye 2", b"bye 3"]
 
     asyncio.run(scenario())
 
@@ -232,10 +231,9 @@ def test_timeouts_and_refused_connections_are_httpx_errors() -> None:
         await asyncio.sleep(30)
 
     async def scenario() -> None:
-        async with serve(silent) as server:
-            async with client(Transport(), timeout=0.3) as http:
-                with pytest.raises(httpx.ReadTimeout):
-                    await http.get(f"http://127.0.0.1:{server.port}/")
+        async with serve(silent) as server, client(Transport(), timeout=0.3) as http:
+            with pytest.raises(httpx.ReadTimeout):
+                await http.get(f"http://127.0.0.1:{server.port}/")
         async with client(Transport()) as http:
             with pytest.raises(httpx.ConnectError):
                 await http.get(f"http://127.0.0.1:{server.port}/")  # closed by now
