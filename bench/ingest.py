@@ -194,6 +194,7 @@ def main() -> int:
         shutil.rmtree(mirror)
     articles = write_mirror(mirror, args.feeds, args.items, args.seed)
     size = sum(p.stat().st_size for p in mirror.rglob("*.html"))
+    os.sync()  # the mirror's 120 MB reach the disk now, not during the first measured run
     server, base = start_mirror(mirror, work / "port", ["--host-name", args.host], args.host)
     try:
         feeds = [f"{base}/rss/feed{n}" for n in range(args.feeds)]

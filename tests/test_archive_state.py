@@ -112,6 +112,58 @@ def test_unwritable_archive_is_an_archive_error(tmp_path: Path) -> None:
         Archive(tmp_path).write(_record("x"), "mt/2024/12/27/a1.json", None)
 
 
+def test_a_batch_is_written_together_and_one_failure_stays_its_own(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    archive.write(_record("old"), "mt/2024/12/27/a1.json", b"<html>old</html>")
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    results = archive.write_many(
+        [
+            (_record("new"), "mt/2024/12/27/a1.json", b"<html>new</html>"),  # a revision
+            ({**_record("x"), "id": "a2"}, "blocked/2024/12/27/a2.json", b"x"),
+            ({**_record("y"), "id": "a3"}, "mt/2024/12/28/a3.json", b"<html>y</html>"),
+            ({**_record("z"), "id": "a4"}, "../a4.json", b"z"),
+        ]
+    )
+    first, blocked, third, escaping = results
+    assert not isinstance(first, ArchiveError) and (first.outcome, first.revision) == ("updated", 2)
+    assert isinstance(blocked, ArchiveError) and "Not a directory" in str(blocked)
+    assert not isinstance(third, ArchiveError) and third.outcome == "new"
+    assert isinstance(escaping, ArchiveError) and "escapes" in str(escaping)
+    day = tmp_path / "mt/2024/12/27"
+    assert json.loads((day / "a1.json").read_text())["text"] == "new"
+    assert json.loads((day / "a1.r1.json").read_text())["text"] == "old"
+    assert gzip.decompress((day / "a1.r1.html.gz").read_bytes()) == b"<html>old</html>"
+    assert json.loads((tmp_path / "mt/2024/12/28/a3.json").read_text())["text"] == "y"
+    assert not [p for p in tmp_path.rglob("*") if TMP_MARK in p.name]
+
+
+def test_a_failed_fsync_leaves_no_file_of_that_article(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker.archive
+
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the first file of the second article
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(worker.archive.os, "fsync", fsync)
+    results = Archive(tmp_path).write_many(
+        [
+            ({**_record(t), "id": aid}, f"mt/2024/12/27/{aid}.json", b"<html></html>")
+            for t, aid in (("one", "a1"), ("two", "a2"), ("three", "a3"))
+        ]
+    )
+    assert [isinstance(r, ArchiveError) for r in results] == [False, True, False]
+    assert "disk full" in str(results[1])
+    names = sorted(p.name for p in (tmp_path / "mt/2024/12/27").iterdir())
+    assert names == ["a1.html.gz", "a1.json", "a3.html.gz", "a3.json"]
+
+
 def test_queue_discover_claim_fail_archive(tmp_path: Path) -> None:
     state = State(tmp_path / "s.db")
     item = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp1")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from worker import feeds
 from worker.errors import ExtractError
-from worker.pool import POOL_BATCH, WorkerPool
+from worker.pool import MAX_BATCH, POOL_BATCH, WorkerPool
+from worker.work import PageJob, archive_pages
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -63,3 +65,71 @@ def test_a_dead_worker_is_an_error_and_the_pool_starts_again_later() -> None:
     assert pool.running
     assert asyncio.run(pool.run(sum, [1, 2])) == 3
     pool.close()
+
+
+SITE = Path(__file__).parent / "fixtures" / "moscowtimes" / "site"
+
+
+def _jobs(root: Path, count: int) -> list[PageJob]:
+    pages = sorted(SITE.rglob("*-a*.html"))
+    jobs = []
+    for n in range(count):
+        page = pages[n % len(pages)]
+        url = "https://www.themoscowtimes.com/" + page.relative_to(SITE).as_posix()[: -len(".html")]
+        body = page.read_bytes() if n != 3 else b"<div>" * 5000  # refused: too deep
+        jobs.append(
+            PageJob(
+                body=body,
+                requested_url=url,
+                final_url=url,
+                status=200,
+                content_type="text/html; charset=utf-8",
+                profile="moscowtimes",
+                source="mt",
+                article_id=f"a{n}",
+                entry=None,
+                feed_url=None,
+                first_seen=1735000000.0,
+                path=None,
+                archive_root=str(root),
+                keep_raw=True,
+            )
+        )
+    return jobs
+
+
+def test_a_batch_of_pages_keeps_each_outcome_its_own(tmp_path: Path) -> None:
+    outcomes = archive_pages(_jobs(tmp_path, 6))
+    assert [type(o).__name__ for o in outcomes] == ["PageDone"] * 3 + ["ExtractError"] + [
+        "PageDone"
+    ] * 2
+    written = sorted(p.name for p in tmp_path.rglob("*.json"))
+    assert written == sorted(f"a{n}.json" for n in (0, 1, 2, 4, 5))
+
+
+def test_pages_go_to_the_processes_in_batches(tmp_path: Path) -> None:
+    pool = WorkerPool(2)
+    pool.want(POOL_BATCH)
+    sent: list[int] = []
+    run = pool.run
+
+    async def counting_run(function: Any, *args: Any) -> Any:
+        if function is archive_pages:
+            sent.append(len(args[0]))
+        return await run(function, *args)
+
+    pool.run = counting_run  # type: ignore[method-assign]
+
+    async def scenario() -> list[object]:
+        jobs = _jobs(tmp_path, 40)
+        return await asyncio.gather(*(pool.archive(job) for job in jobs), return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert [type(o).__name__ for o in outcomes].count("ExtractError") == 1
+    assert len(list(tmp_path.rglob("*.json"))) == 39
+    assert sum(sent) == 40
+    assert max(sent) > 1 and len(sent) < 40  # pages waited and left together
+    assert max(sent) <= MAX_BATCH

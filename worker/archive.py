@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -114,6 +114,67 @@ class Archive:
 
     def write(self, record: dict[str, Any], relative: str, raw: bytes | None) -> WriteResult:
         """Store ``record`` at ``relative``: new, a new revision, or nothing if unchanged."""
+        result = self.write_many([(record, relative, raw)])[0]
+        if isinstance(result, ArchiveError):
+            raise result
+        return result
+
+    def write_many(
+        self, items: Sequence[tuple[dict[str, Any], str, bytes | None]]
+    ) -> list[WriteResult | ArchiveError]:
+        """Store several records (``(record, relative, raw)`` each) in one commit: every file
+        is written to its temporary name, then all are fsynced, renamed in order, and each
+        folder fsynced once. The files of a batch share the filesystem's journal commits
+        instead of forcing three each. One article's failure is its own result; the others
+        are written."""
+        results: list[WriteResult | ArchiveError] = []
+        batch: list[list[_Staged]] = []
+        try:
+            for record, relative, raw in items:
+                files: list[_Staged] = []
+                try:
+                    results.append(self._stage(record, relative, raw, files))
+                except ArchiveError as exc:
+                    _discard(files)
+                    files = []
+                    results.append(exc)
+                batch.append(files)
+            for index, files in enumerate(batch):
+                try:
+                    for staged in files:
+                        staged.sync()
+                except OSError as exc:
+                    results[index] = _error(files[-1].path, exc)
+                    _discard(files)
+                    batch[index] = []
+            folders: dict[Path, list[int]] = {}
+            for index, files in enumerate(batch):
+                try:
+                    for staged in files:
+                        os.replace(staged.tmp, staged.path)
+                        staged.done = True
+                except OSError as exc:
+                    results[index] = _error(files[-1].path, exc)
+                    _discard(files)
+                    continue
+                if files:
+                    folders.setdefault(files[-1].path.parent, []).append(index)
+            for folder, indexes in folders.items():
+                try:
+                    _sync_folder(folder)
+                except OSError as exc:
+                    for index in indexes:
+                        results[index] = _error(folder, exc)
+        finally:
+            for files in batch:
+                _discard(files)  # only what is left after an unexpected error
+        return results
+
+    def _stage(
+        self, record: dict[str, Any], relative: str, raw: bytes | None, files: list[_Staged]
+    ) -> WriteResult:
+        """Decide what storing ``record`` takes and write each file to its temporary name (in
+        the order they are to be renamed); nothing is visible yet."""
         path = self._resolve(relative)
         stem = path.name[: -len(".json")]
         current = self.read(relative)
@@ -125,15 +186,15 @@ class Archive:
             previous = int(current.get("revision", 1))
             revision = previous + 1
             outcome = "updated"
-            self._atomic(path.with_name(f"{stem}.r{previous}.json"), dumps(current))
+            files.append(_Staged.write(path.with_name(f"{stem}.r{previous}.json"), dumps(current)))
             old_raw = path.with_name(f"{stem}.html.gz")
             if old_raw.exists():
-                self._atomic(path.with_name(f"{stem}.r{previous}.html.gz"), old_raw.read_bytes())
+                kept = path.with_name(f"{stem}.r{previous}.html.gz")
+                files.append(_Staged.write(kept, old_raw.read_bytes()))
         record = {**record, "revision": revision}
         if raw is not None and self.keep_raw:
-            raw_gz = gzip_page(raw)
-            self._atomic(path.with_name(f"{stem}.html.gz"), raw_gz, sync_dir=False)
-        self._atomic(path, dumps(record))
+            files.append(_Staged.write(path.with_name(f"{stem}.html.gz"), gzip_page(raw)))
+        files.append(_Staged.write(path, dumps(record)))  # last: the record says it is complete
         return WriteResult(outcome, relative, revision)
 
     def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -153,36 +214,6 @@ class Archive:
 
     def has_records(self, source: str) -> bool:
         return next(self.records(source), None) is not None
-
-    def _atomic(self, path: Path, data: bytes, *, sync_dir: bool = True) -> None:
-        tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        try:
-            try:
-                fd = os.open(tmp, flags, 0o644)
-            except FileNotFoundError:  # the day's folder is new
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(tmp, flags, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            if sync_dir:  # the record's rename, written last, syncs the folder for both
-                dir_fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-            raise ArchiveError(f"cannot write {path}: {why}") from exc
 
     def sweep(self) -> int:
         """Remove temporary files left by writers that died; returns how many were removed."""
@@ -217,3 +248,72 @@ class Archive:
             return time.time() - entry.stat().st_mtime > 3600
         except OSError:
             return False
+
+
+def _error(path: Path, exc: OSError) -> ArchiveError:
+    why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    return ArchiveError(f"cannot write {path}: {why}")
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Staged:
+    """A file written to its temporary name, open until fsynced, then renamed into place."""
+
+    __slots__ = ("done", "fd", "path", "tmp")
+
+    def __init__(self, path: Path, tmp: Path, fd: int) -> None:
+        self.path = path
+        self.tmp = tmp
+        self.fd: int | None = fd
+        self.done = False
+
+    @classmethod
+    def write(cls, path: Path, data: bytes) -> _Staged:
+        tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            try:
+                fd = os.open(tmp, flags, 0o644)
+            except FileNotFoundError:  # the day's folder is new
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, flags, 0o644)
+        except OSError as exc:
+            raise _error(path, exc) from exc
+        staged = cls(path, tmp, fd)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError as exc:
+            _discard([staged])
+            raise _error(path, exc) from exc
+        return staged
+
+    def sync(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _discard(files: list[_Staged]) -> None:
+    """Close and remove the temporary files not yet renamed."""
+    for staged in files:
+        if staged.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(staged.fd)
+            staged.fd = None
+        if not staged.done:
+            with contextlib.suppress(OSError):
+                staged.tmp.unlink(missing_ok=True)
+            staged.done = True

@@ -40,7 +40,7 @@ from worker.http import Fetcher
 from worker.pool import POOL_IDLE, WorkerPool
 from worker.state import Discovered, QueueItem, State
 from worker.urls import article_id, canonical_url
-from worker.work import PageJob, archive_page
+from worker.work import PageJob
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +466,7 @@ class Pipeline:
             archive_root=str(self.archive.root),
             keep_raw=self.archive.keep_raw,
         )
-        done = await self.pool.run(archive_page, job)
+        done = await self.pool.archive(job)
         # Recorded in batches (one transaction per 64, and at the end of every batch of work):
         # the file is on disk already; a crash before the flush costs a refetch found unchanged.
         self._archived.append((source.name, item.id, done.path, done.content_hash, done.revision))

@@ -6,11 +6,17 @@ articles (``POOL_BATCH`` or more) and the machine has a second core, worker proc
 work: they use the other cores, overlap their fsyncs, and leave the loop's process to fetching.
 A service spends most of its months between polls that bring a few articles; its processes stop
 after ``POOL_IDLE`` seconds without work, and threads do the rest.
+
+Pages go to the processes in batches: while two batches per process are on their way, the
+pages fetched meanwhile wait and leave together (up to ``MAX_BATCH``). A batch is written in one
+commit (:meth:`worker.archive.Archive.write_many`), so its files share the filesystem's journal
+commits, and it crosses the process boundary as one message. A lone page leaves at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import os
 import time
@@ -20,10 +26,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from worker.errors import ExtractError
-from worker.work import init_worker, warm_up
+from worker.work import PageDone, PageJob, archive_page, archive_pages, init_worker, warm_up
 
 POOL_BATCH = 32
 POOL_IDLE = 300.0
+MAX_BATCH = 16
 
 T = TypeVar("T")
 
@@ -39,6 +46,8 @@ class WorkerPool:
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
         self._used = 0.0
+        self._waiting: list[tuple[PageJob, asyncio.Future[PageDone]]] = []
+        self._batches: set[asyncio.Task[list[PageDone | Exception]]] = set()
 
     @property
     def running(self) -> bool:
@@ -72,6 +81,50 @@ class WorkerPool:
             if self._executor is executor:
                 self._executor = None
             raise ExtractError(f"worker process died: {exc}") from exc
+
+    async def archive(self, job: PageJob) -> PageDone:
+        """Extract and write one page, batched with others when the processes run."""
+        if self._executor is None:
+            self._used = time.monotonic()
+            return await asyncio.to_thread(archive_page, job)
+        future: asyncio.Future[PageDone] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, future))
+        self._dispatch()
+        return await future
+
+    def _dispatch(self) -> None:
+        while self._waiting and len(self._batches) < 2 * max(self.processes, 1):
+            batch = [item for item in self._waiting[:MAX_BATCH] if not item[1].done()]
+            del self._waiting[:MAX_BATCH]
+            if not batch:
+                continue  # every page of it was cancelled while waiting
+            jobs = [job for job, _ in batch]
+            task = asyncio.get_running_loop().create_task(self.run(archive_pages, jobs))
+            self._batches.add(task)
+            task.add_done_callback(functools.partial(self._settle, batch))
+
+    def _settle(
+        self,
+        batch: list[tuple[PageJob, asyncio.Future[PageDone]]],
+        task: asyncio.Task[list[PageDone | Exception]],
+    ) -> None:
+        self._batches.discard(task)
+        if task.cancelled():
+            for _, future in batch:
+                future.cancel()
+        elif (error := task.exception()) is not None:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            for (_, future), outcome in zip(batch, task.result(), strict=True):
+                if future.done():
+                    continue  # its article was cancelled meanwhile
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+        self._dispatch()
 
     def reap(self, idle: float = POOL_IDLE) -> None:
         """Stop the processes after ``idle`` seconds without work."""

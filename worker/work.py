@@ -14,13 +14,18 @@ import os
 import signal
 import threading
 import time
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from worker.archive import Archive
+from worker.errors import ExtractError, WorkerError
 from worker.extract import extract
 from worker.feeds import FeedEntry
+from worker.model import Extracted
 from worker.record import FetchInfo, build
 
 
@@ -56,8 +61,15 @@ class PageDone:
 _archives: dict[tuple[str, bool], Archive] = {}
 
 
-def archive_page(job: PageJob) -> PageDone:
-    """Extract the page, build its record and write it. Raises ExtractError / ArchiveError."""
+def _archive(root: str, keep_raw: bool) -> Archive:
+    archive = _archives.get((root, keep_raw))
+    if archive is None:
+        archive = _archives[(root, keep_raw)] = Archive(Path(root), keep_raw=keep_raw)
+    return archive
+
+
+def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
+    """Extract the page and build its record; where it goes. Raises ExtractError."""
     extracted = extract(
         job.body, job.final_url, job.profile, content_type=job.content_type, entry=job.entry
     )
@@ -73,27 +85,62 @@ def archive_page(job: PageJob) -> PageDone:
     record = build(
         extracted, article_id=job.article_id, source=job.source, profile=job.profile, fetch=info
     )
-    archive = _archives.get((job.archive_root, job.keep_raw))
-    if archive is None:
-        archive = _archives[(job.archive_root, job.keep_raw)] = Archive(
-            Path(job.archive_root), keep_raw=job.keep_raw
-        )
     relative = job.path or Archive.relative_path(
         job.source,
         job.article_id,
         record["published_at"],
         datetime.fromtimestamp(job.first_seen, UTC),
     )
-    written = archive.write(record, relative, job.body)
-    return PageDone(
-        outcome=written.outcome,
-        path=written.path,
-        revision=written.revision,
-        content_hash=record["content_hash"],
-        method=extracted.method,
-        fallbacks=extracted.fallbacks,
-        warnings=extracted.warnings,
-    )
+    return extracted, record, relative
+
+
+def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
+    """Extract the pages, build their records and write them in one commit (see
+    :meth:`Archive.write_many`). Each page's outcome is its own: a PageDone, or the error that
+    stopped it (an unexpected one carries its traceback as a note)."""
+    outcomes: list[PageDone | Exception] = []
+    built: list[tuple[int, Extracted, dict[str, Any], str]] = []
+    for index, job in enumerate(jobs):
+        try:
+            extracted, record, relative = _record(job)
+        except Exception as exc:
+            if not isinstance(exc, WorkerError):
+                exc.add_note(traceback.format_exc())
+            outcomes.append(exc)
+            continue
+        outcomes.append(ExtractError("not written"))  # replaced below
+        built.append((index, extracted, record, relative))
+    by_archive: dict[tuple[str, bool], list[int]] = {}
+    for position, (index, *_) in enumerate(built):
+        job = jobs[index]
+        by_archive.setdefault((job.archive_root, job.keep_raw), []).append(position)
+    for (root, keep_raw), positions in by_archive.items():
+        written = _archive(root, keep_raw).write_many(
+            [(built[p][2], built[p][3], jobs[built[p][0]].body) for p in positions]
+        )
+        for position, result in zip(positions, written, strict=True):
+            index, extracted, record, _ = built[position]
+            if isinstance(result, Exception):
+                outcomes[index] = result
+                continue
+            outcomes[index] = PageDone(
+                outcome=result.outcome,
+                path=result.path,
+                revision=result.revision,
+                content_hash=record["content_hash"],
+                method=extracted.method,
+                fallbacks=extracted.fallbacks,
+                warnings=extracted.warnings,
+            )
+    return outcomes
+
+
+def archive_page(job: PageJob) -> PageDone:
+    """One page: extract, build, write. Raises ExtractError / ArchiveError."""
+    outcome = archive_pages([job])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def init_worker(parent: int) -> None:
