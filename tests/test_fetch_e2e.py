@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from conftest import MT_FEEDS, Cli, all_files, records
 from sitesrv import Scripted, Site, SiteServer
+from worker import pipeline
+from worker.http import Fetcher
+from worker.pool import WorkerPool
 
 REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
 NO_IMAGE = "/2024/12/27/samara-court-jails-singer-sharlot-55-years-for-rehabilitating-nazism-a87474"
@@ -258,3 +265,33 @@ def test_on_a_terminal_fetch_shows_progress_and_a_readable_summary(config: Path)
         "moscowtimes: feeds 3 polled (3 changed, 0 not modified, 0 failed); articles 10 new, "
         "0 updated, 0 unchanged, 0 failed (0 given up), 0 still queued" in text
     )
+
+
+def test_fetching_pauses_while_too_many_pages_wait_to_be_written(
+    cli: Cli, config: Path, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow disk must slow the downloads, not pile fetched pages up in memory.
+    monkeypatch.setattr(pipeline, "PAGES_IN_HAND", 2)
+    fetched = {"now": 0, "most": 0}
+    real_get, real_archive = Fetcher.get, WorkerPool.archive
+
+    async def get(self: Fetcher, url: str, **kwargs: Any) -> Any:
+        response = await real_get(self, url, **kwargs)
+        if "/rss/" not in url and "robots" not in url:
+            fetched["now"] += 1
+            fetched["most"] = max(fetched["most"], fetched["now"])
+        return response
+
+    async def archive(self: WorkerPool, job: Any) -> Any:
+        await asyncio.sleep(0.05)  # the slow disk
+        try:
+            return await real_archive(self, job)
+        finally:
+            fetched["now"] -= 1
+
+    monkeypatch.setattr(Fetcher, "get", get)
+    monkeypatch.setattr(WorkerPool, "archive", archive)
+    code, _, _ = cli("fetch", "--config", str(config))
+    assert code == 0
+    assert len(records(archive_dir)) >= 10
+    assert fetched["most"] == 2

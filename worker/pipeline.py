@@ -45,6 +45,7 @@ from worker.work import PageJob
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900.0
+PAGES_IN_HAND = 128
 GIVE_UP_REASONS = frozenset(
     {
         "robots_disallowed",
@@ -166,6 +167,9 @@ class Pipeline:
         self.owner = _owner()
         self.draining = False  # set on shutdown: claimed articles not yet started stay queued
         self.pool = WorkerPool(settings.archive.processes)
+        # Pages fetched but not yet written wait in memory; fetching pauses beyond this many
+        # (about 15 MB of news pages), so a slow disk slows the downloads instead of filling RAM.
+        self._in_hand = asyncio.Semaphore(PAGES_IN_HAND)
         self._archived: list[tuple[str, str, str, str, int]] = []
         self.state.reclaim_leases(lambda owner: owner_is_dead(owner, self.owner))
 
@@ -442,6 +446,10 @@ class Pipeline:
 
     async def archive_article(self, source: SourceSettings, item: QueueItem) -> str:
         """Fetch, extract and archive one article. Returns new / updated / unchanged."""
+        async with self._in_hand:
+            return await self._archive_article(source, item)
+
+    async def _archive_article(self, source: SourceSettings, item: QueueItem) -> str:
         started = time.monotonic()
         response = await self.fetcher.get(item.url)
         if not response.body or response.body.isspace():
