@@ -75,9 +75,9 @@ SCENARIOS = [
         "article",
     ),
     Scenario(
-        "drip_one_byte_per_second",
+        "drip_two_bytes_per_second",
         REFERENCE,
-        lambda s: Scripted(200, HTML, _page(s)[:40], drip=1.0),
+        lambda s: Scripted(200, HTML, _page(s)[:40], drip=0.5),  # under the 1 s read timeout
         "deadline",
         "article",
     ),

@@ -167,3 +167,11 @@ def test_entity_expansion_is_bounded() -> None:
 def test_oversized_feed_is_refused() -> None:
     with pytest.raises(ParseError, match="over the limit"):
         feeds.parse(b"<rss>" + b" " * (feeds.MAX_FEED_BYTES + 1), "https://e.com/feed")
+
+
+@pytest.mark.parametrize("path", REAL, ids=[p.stem for p in REAL])
+def test_the_entry_estimate_before_parsing_is_close(path: Path) -> None:
+    # It decides whether worker processes start while a new feed is parsed.
+    body = path.read_bytes()
+    count = len(feeds.parse(body, "https://feeds.example/feed").entries)
+    assert count <= feeds.entry_estimate(body) <= count + 2

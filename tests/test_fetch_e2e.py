@@ -89,11 +89,12 @@ def test_changed_article_becomes_revision_two_and_keeps_revision_one(
         b"His lawyers said they had filed an appeal on Monday.",
     )
     site.put(NO_IMAGE, page)
-    feed = site.files["/rss/news"].replace(
-        b"lawyers said they plan to appeal the sentence.",
-        b"lawyers said they have appealed the sentence.",
-    )
-    site.put("/rss/news", feed)
+    for listing in ("/rss/news", "/rss/all"):  # the site rewords the item wherever it lists it
+        feed = site.files[listing].replace(
+            b"lawyers said they plan to appeal the sentence.",
+            b"lawyers said they have appealed the sentence.",
+        )
+        site.put(listing, feed)
 
     code, out, err = cli("fetch", "--config", str(config))
     assert code == 0, err

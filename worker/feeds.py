@@ -98,6 +98,11 @@ def prepare(body: bytes) -> bytes:
     return head + tail
 
 
+def entry_estimate(body: bytes) -> int:
+    """How many entries a feed body holds, roughly, without parsing it."""
+    return body.count(b"<item") + body.count(b"<entry")
+
+
 def _entry(item: dict[str, object], base_url: str, atom: bool) -> FeedEntry | None:
     # dict.get bypasses FeedParserDict's legacy key mapping (which maps "updated" to "published").
     raw: dict[str, Any] = {key: dict.get(item, key) for key in _ENTRY_KEYS}

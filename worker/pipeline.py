@@ -244,6 +244,10 @@ class Pipeline:
             if not response.not_modified:
                 body_hash = hashlib.sha256(response.body).hexdigest()
                 if body_hash != known.body_hash:
+                    if known.body_hash is None:
+                        # Read for the first time: every entry is new. Start the processes
+                        # now if there are many, while the feed is parsed.
+                        self.pool.want(feeds.entry_estimate(response.body))
                     parsed = await self._parse_feed(response.body, response.url, response.headers)
                     self._queue_entries(source, url, parsed, outcome)
                     result, ttl = "changed", parsed.ttl_minutes

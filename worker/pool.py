@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -45,6 +45,10 @@ class WorkerPool:
             processes = max(2, cores) if cores > 1 else 0
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
+        self._started: list[Future[bool]] = []
+        # CPU-bound work gains nothing from running side by side in threads (the GIL): one
+        # thread finishes the first feed of a poll soonest, and its articles can start.
+        self._thread: ThreadPoolExecutor | None = None
         self._used = 0.0
         self._waiting: list[tuple[PageJob, asyncio.Future[PageDone]]] = []
         self._batches: set[asyncio.Task[list[PageDone | Exception]]] = set()
@@ -52,6 +56,11 @@ class WorkerPool:
     @property
     def running(self) -> bool:
         return self._executor is not None
+
+    @property
+    def ready(self) -> bool:
+        """The processes run and have finished starting (their imports take a moment)."""
+        return self._executor is not None and all(f.done() for f in self._started)
 
     def want(self, batch: int) -> None:
         """Start the processes if ``batch`` items are waiting and they would pay for their start
@@ -64,16 +73,23 @@ class WorkerPool:
             initializer=init_worker,
             initargs=(os.getpid(),),
         )
-        for _ in range(self.processes):
-            self._executor.submit(warm_up)
+        self._started = [self._executor.submit(warm_up) for _ in range(self.processes)]
         self._used = time.monotonic()
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
-        """``function(*args)`` in a worker process if they run, else in a thread."""
+        """``function(*args)`` in a worker process once they are up, else in a thread."""
+        self._used = time.monotonic()
+        if not self.ready:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cpu")
+            return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        return await self._in_process(function, *args)
+
+    async def _in_process(self, function: Callable[..., T], *args: object) -> T:
         self._used = time.monotonic()
         executor = self._executor
         if executor is None:
-            return await asyncio.to_thread(function, *args)
+            raise ExtractError("worker processes stopped")
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
         except BrokenProcessPool as exc:
@@ -99,7 +115,7 @@ class WorkerPool:
             if not batch:
                 continue  # every page of it was cancelled while waiting
             jobs = [job for job, _ in batch]
-            task = asyncio.get_running_loop().create_task(self.run(archive_pages, jobs))
+            task = asyncio.get_running_loop().create_task(self._in_process(archive_pages, jobs))
             self._batches.add(task)
             task.add_done_callback(functools.partial(self._settle, batch))
 
@@ -133,6 +149,9 @@ class WorkerPool:
             executor.shutdown(wait=False)
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
