@@ -75,7 +75,7 @@ class ArchiveSettings:
         default=-1,
         metadata=_meta(
             "int",
-            "worker processes that extract and write when a poll brings many articles "
+            "worker processes that parse feeds, extract and write once many articles wait "
             "(-1: one per core, at least two, on multi-core machines; 0: threads only)",
             minimum=-1,
         ),
