@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,46 @@ def test_pages_go_to_the_processes_in_batches(tmp_path: Path) -> None:
     assert sum(sent) == 40
     assert max(sent) > 1 and len(sent) < 40  # pages waited and left together
     assert max(sent) <= MAX_BATCH
+
+
+PROBE = (
+    "import sys\n\n\ndef loaded(name):\n    return name in sys.modules\n\n\n"
+    "def main_ran():\n    return hasattr(sys.modules['__mp_main__'], 'MARKER')\n"
+)
+SCRIPT = """
+import asyncio
+import probe
+{import_cli}
+from worker.pool import POOL_BATCH, WorkerPool
+
+MARKER = "this script ran as a module of the worker process"
+
+if __name__ == "__main__":
+    pool = WorkerPool(1)
+    pool.want(POOL_BATCH)
+    print(asyncio.run(pool._in_process(probe.loaded, "worker.cli")))
+    print(asyncio.run(pool._in_process(probe.main_ran)))
+    pool.close()
+"""
+
+
+@pytest.mark.parametrize(
+    ("import_cli", "expected"),
+    [
+        ("from worker.cli import main  # as pip's console script does", "False\nFalse\n"),
+        ("", "False\nTrue\n"),  # a program embedding news-worker: its main module as usual
+    ],
+    ids=["news-worker script", "embedding program"],
+)
+def test_worker_processes_do_not_import_the_cli_again(
+    tmp_path: Path, import_cli: str, expected: str
+) -> None:
+    (tmp_path / "probe.py").write_text(PROBE)
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT.format(import_cli=import_cli))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
