@@ -120,3 +120,13 @@ def test_module_entry_point_and_console_script_run() -> None:
     assert result.returncode == 2
     assert "--bogus" in result.stderr
     _no_traceback(result.stderr)
+
+
+def test_status_before_any_run_creates_nothing(cli: Cli, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "c.toml", feeds=["https://news.example/rss"], archive=tmp_path / "archive"
+    )
+    code, out, err = cli("status", "--config", str(config), "--json")
+    assert code == 0, err
+    assert '"archived": 0' in out or '"archived":0' in out
+    assert not (tmp_path / "archive").exists()  # no state file, not even its folder

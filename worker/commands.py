@@ -8,9 +8,10 @@ prints a summary per source. The service (``worker.service``) calls the same pip
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -234,41 +235,44 @@ def _when(ts: float | None) -> str | None:
 
 def status(settings: Settings) -> list[dict[str, Any]]:
     """Per source: last poll, last success, next due, consecutive failures, counts."""
+    if not settings.state.path.exists():
+        # Nothing has run yet: say so, without creating the state file (or its folder).
+        return [_status_row(source.name, [], {}) for source in settings.sources]
     state = State(settings.state.path)
     try:
-        rows = []
-        for source in settings.sources:
-            feeds = state.feeds_of(source.name)
-            counts = state.counts(source.name)
-            polls = [f["last_poll_at"] for f in feeds if f["last_poll_at"]]
-            successes = [f["last_success_at"] for f in feeds if f["last_success_at"]]
-            due = [f["next_poll_at"] for f in feeds if f["next_poll_at"]]
-            rows.append(
-                {
-                    "source": source.name,
-                    "last_poll": _when(max(polls, default=None)),
-                    "last_success": _when(max(successes, default=None)),
-                    "next_due": _when(min(due, default=None)),
-                    "consecutive_failures": max(
-                        (f["consecutive_failures"] for f in feeds), default=0
-                    ),
-                    "archived": counts["archived"],
-                    "queued": counts["queued"],
-                    "given_up": counts["gone"],
-                    "feeds": [
-                        {
-                            "url": f["url"],
-                            "last_outcome": f["last_outcome"],
-                            "consecutive_failures": f["consecutive_failures"],
-                            "last_error": f["last_error"],
-                        }
-                        for f in feeds
-                    ],
-                }
-            )
-        return rows
+        return [
+            _status_row(source.name, state.feeds_of(source.name), state.counts(source.name))
+            for source in settings.sources
+        ]
     finally:
         state.close()
+
+
+def _status_row(
+    name: str, feeds: Sequence[sqlite3.Row], counts: Mapping[str, int]
+) -> dict[str, Any]:
+    polls = [f["last_poll_at"] for f in feeds if f["last_poll_at"]]
+    successes = [f["last_success_at"] for f in feeds if f["last_success_at"]]
+    due = [f["next_poll_at"] for f in feeds if f["next_poll_at"]]
+    return {
+        "source": name,
+        "last_poll": _when(max(polls, default=None)),
+        "last_success": _when(max(successes, default=None)),
+        "next_due": _when(min(due, default=None)),
+        "consecutive_failures": max((f["consecutive_failures"] for f in feeds), default=0),
+        "archived": counts.get("archived", 0),
+        "queued": counts.get("queued", 0),
+        "given_up": counts.get("gone", 0),
+        "feeds": [
+            {
+                "url": f["url"],
+                "last_outcome": f["last_outcome"],
+                "consecutive_failures": f["consecutive_failures"],
+                "last_error": f["last_error"],
+            }
+            for f in feeds
+        ],
+    }
 
 
 def status_table(rows: list[dict[str, Any]]) -> str:
