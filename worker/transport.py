@@ -184,7 +184,13 @@ class Transport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, ssl=tls, server_hostname=host if tls else None
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                    # Happy eyeballs, as anyio did: a host whose IPv6 address does not answer
+                    # (common in containers) costs a quarter second, not the connect timeout.
+                    happy_eyeballs_delay=0.25,
                 )
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from exc
