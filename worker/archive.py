@@ -18,10 +18,11 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -39,6 +40,8 @@ except ImportError:  # a platform without its wheels: zlib
 
 log = logging.getLogger(__name__)
 TMP_MARK = ".tmp-"
+SYNC_THREADS = 8
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,12 @@ class Archive:
                     files = []
                     results.append(exc)
                 batch.append(files)
-            for index, files in enumerate(batch):
-                try:
-                    for staged in files:
-                        staged.sync()
-                except OSError as exc:
-                    results[index] = _error(files[-1].path, exc)
-                    _discard(files)
+            staged_files = [(index, staged) for index, files in enumerate(batch) for staged in files]
+            synced = _side_by_side(_Staged.sync, [staged for _, staged in staged_files])
+            for (index, staged), error in zip(staged_files, synced, strict=True):
+                if error is not None and batch[index]:
+                    results[index] = _error(staged.path, error)
+                    _discard(batch[index])
                     batch[index] = []
             folders: dict[Path, list[int]] = {}
             for index, files in enumerate(batch):
@@ -159,12 +161,12 @@ class Archive:
                     continue
                 if files:
                     folders.setdefault(files[-1].path.parent, []).append(index)
-            for folder, indexes in folders.items():
-                try:
-                    _sync_folder(folder)
-                except OSError as exc:
+            for (folder, indexes), error in zip(
+                folders.items(), _side_by_side(_sync_folder, list(folders)), strict=True
+            ):
+                if error is not None:
                     for index in indexes:
-                        results[index] = _error(folder, exc)
+                        results[index] = _error(folder, error)
         finally:
             for files in batch:
                 _discard(files)  # only what is left after an unexpected error
@@ -253,6 +255,29 @@ class Archive:
 def _error(path: Path, exc: OSError) -> ArchiveError:
     why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
     return ArchiveError(f"cannot write {path}: {why}")
+
+
+_syncers: ThreadPoolExecutor | None = None
+
+
+def _side_by_side(function: Callable[[T], None], items: list[T]) -> list[OSError | None]:
+    """``function`` on every item (fsyncs), in threads when there are several: fsyncs that wait
+    together share the filesystem's journal commits (a batch's I/O took half the time or less
+    than one fsync after another). The error of each item, or None."""
+    global _syncers
+
+    def one(item: T) -> OSError | None:
+        try:
+            function(item)
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(items) <= 1:
+        return [one(item) for item in items]
+    if _syncers is None:
+        _syncers = ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="fsync")
+    return list(_syncers.map(one, items))
 
 
 def _sync_folder(folder: Path) -> None:
