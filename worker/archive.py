@@ -156,7 +156,7 @@ class Archive:
                         os.replace(staged.tmp, staged.path)
                         staged.done = True
                 except OSError as exc:
-                    results[index] = _error(files[-1].path, exc)
+                    results[index] = _error(staged.path, exc)  # the file that failed
                     _discard(files)
                     continue
                 if files:

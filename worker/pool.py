@@ -97,7 +97,6 @@ class WorkerPool:
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """``function(*args)`` in a worker process once they are up, else in a thread."""
-        self._used = time.monotonic()
         if not self.ready:
             if self._thread is None:
                 self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cpu")
@@ -120,7 +119,6 @@ class WorkerPool:
     async def archive(self, job: PageJob) -> PageDone:
         """Extract and write one page, batched with others when the processes run."""
         if self._executor is None:
-            self._used = time.monotonic()
             return await asyncio.to_thread(archive_page, job)
         future: asyncio.Future[PageDone] = asyncio.get_running_loop().create_future()
         self._waiting.append((job, future))

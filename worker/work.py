@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.archive import Archive
-from worker.errors import ExtractError, WorkerError
+from worker.errors import WorkerError
 from worker.extract import extract
 from worker.feeds import FeedEntry
 from worker.model import Extracted
@@ -98,41 +98,40 @@ def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
     """Extract the pages, build their records and write them in one commit (see
     :meth:`Archive.write_many`). Each page's outcome is its own: a PageDone, or the error that
     stopped it (an unexpected one carries its traceback as a note)."""
-    outcomes: list[PageDone | Exception] = []
-    built: list[tuple[int, Extracted, dict[str, Any], str]] = []
+    outcomes: list[PageDone | Exception | None] = [None] * len(jobs)
+    by_archive: dict[tuple[str, bool], list[tuple[int, Extracted, dict[str, Any], str]]] = {}
     for index, job in enumerate(jobs):
         try:
             extracted, record, relative = _record(job)
         except Exception as exc:
             if not isinstance(exc, WorkerError):
                 exc.add_note(traceback.format_exc())
-            outcomes.append(exc)
+            outcomes[index] = exc
             continue
-        outcomes.append(ExtractError("not written"))  # replaced below
-        built.append((index, extracted, record, relative))
-    by_archive: dict[tuple[str, bool], list[int]] = {}
-    for position, (index, *_) in enumerate(built):
-        job = jobs[index]
-        by_archive.setdefault((job.archive_root, job.keep_raw), []).append(position)
-    for (root, keep_raw), positions in by_archive.items():
-        written = _archive(root, keep_raw).write_many(
-            [(built[p][2], built[p][3], jobs[built[p][0]].body) for p in positions]
+        by_archive.setdefault((job.archive_root, job.keep_raw), []).append(
+            (index, extracted, record, relative)
         )
-        for position, result in zip(positions, written, strict=True):
-            index, extracted, record, _ = built[position]
-            if isinstance(result, Exception):
-                outcomes[index] = result
-                continue
-            outcomes[index] = PageDone(
-                outcome=result.outcome,
-                path=result.path,
-                revision=result.revision,
-                content_hash=record["content_hash"],
-                method=extracted.method,
-                fallbacks=extracted.fallbacks,
-                warnings=extracted.warnings,
+    for (root, keep_raw), built in by_archive.items():
+        written = _archive(root, keep_raw).write_many(
+            [(record, relative, jobs[index].body) for index, _, record, relative in built]
+        )
+        for (index, extracted, record, _), result in zip(built, written, strict=True):
+            outcomes[index] = (
+                result
+                if isinstance(result, Exception)
+                else PageDone(
+                    outcome=result.outcome,
+                    path=result.path,
+                    revision=result.revision,
+                    content_hash=record["content_hash"],
+                    method=extracted.method,
+                    fallbacks=extracted.fallbacks,
+                    warnings=extracted.warnings,
+                )
             )
-    return outcomes
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(jobs)  # every page was either refused or written
+    return done
 
 
 def archive_page(job: PageJob) -> PageDone:
