@@ -25,13 +25,11 @@ from urllib.parse import urlsplit
 import orjson
 
 from worker import dates, sitemaps
-from worker.archive import Archive
-from worker.commands import Progress, open_state, summary_line
+from worker.commands import one_run, summary_line
 from worker.config import Settings, SourceSettings
 from worker.errors import ConfigError, FetchError, ParseError
 from worker.http import Fetcher
 from worker.maintenance import parse_day
-from worker.pipeline import Pipeline
 from worker.state import Discovered, State
 from worker.urls import article_id
 
@@ -233,29 +231,16 @@ async def backfill(
     )
     if wanted.since > wanted.until:
         raise ConfigError(f"--since {since} is after --until {wanted.until.isoformat()}")
-    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
-    state = open_state(settings, archive)
-    archive.sweep()
-    display = Progress() if progress else None
+    async with one_run(settings, progress=progress) as (pipeline, display):
 
-    def on_file(url: str, new: int) -> None:
-        if display is not None:
-            display.sitemaps += 1
-            display.feed_done(source.name, url, "changed")
+        def on_file(url: str, new: int) -> None:
+            if display is not None:
+                display.sitemaps += 1
+                display.feed_done(source.name, url, "changed")
 
-    try:
-        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
-            walk = Backfill(source, wanted, fetcher, state, time.time, on_file)
-            found = await walk.run()
-            pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
-            try:
-                outcome = await pipeline.poll(source, poll_feeds=False)
-            finally:
-                pipeline.close()
-    finally:
-        if display:
-            display.close()
-        state.close()
+        walk = Backfill(source, wanted, pipeline.fetcher, pipeline.state, time.time, on_file)
+        found = await walk.run()
+        outcome = await pipeline.poll(source, poll_feeds=False)
     failed = bool(found.files_failed or outcome.failed or outcome.errors)
     report = {
         "event": "backfill_summary",

@@ -11,7 +11,8 @@ import asyncio
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,30 @@ def open_state(settings: Settings, archive: Archive) -> State:
             "run 'news-worker state rebuild' first, or everything would be fetched again"
         )
     return state
+
+
+@asynccontextmanager
+async def one_run(
+    settings: Settings, *, progress: bool
+) -> AsyncIterator[tuple[Pipeline, Progress | None]]:
+    """What a one-off run of the pipeline needs: the archive (temporary files of dead writers
+    swept), the state, the one fetcher, the pipeline, and on a terminal the progress display;
+    all closed when the run ends, however it ends."""
+    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
+    state = open_state(settings, archive)
+    archive.sweep()
+    display = Progress() if progress else None
+    try:
+        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
+            pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
+            try:
+                yield pipeline, display
+            finally:
+                pipeline.close()
+    finally:
+        if display:
+            display.close()
+        state.close()
 
 
 def choose_sources(
@@ -150,31 +175,18 @@ async def fetch(
 ) -> int:
     """One poll of the chosen sources. Returns the exit code."""
     chosen = choose_sources(settings, sources, feeds, urls)
-    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
-    state = open_state(settings, archive)
-    archive.sweep()
-    display = Progress() if progress else None
-    try:
-        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
-            pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
-            try:
-                outcomes = await asyncio.gather(
-                    *(
-                        pipeline.poll(
-                            source,
-                            feed_urls=list(feeds) if feeds else None,
-                            article_urls=urls,
-                            poll_feeds=not (urls and not feeds),
-                        )
-                        for source in chosen
-                    )
+    async with one_run(settings, progress=progress) as (pipeline, _):
+        outcomes = await asyncio.gather(
+            *(
+                pipeline.poll(
+                    source,
+                    feed_urls=list(feeds) if feeds else None,
+                    article_urls=urls,
+                    poll_feeds=not (urls and not feeds),
                 )
-            finally:
-                pipeline.close()
-    finally:
-        if display:
-            display.close()
-        state.close()
+                for source in chosen
+            )
+        )
     failed = any(o.failed or o.errors for o in outcomes)
     if json_summary:
         line = {
