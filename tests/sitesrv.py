@@ -61,6 +61,7 @@ class Site:
         self.types: dict[str, str] = {}
         self.scripts: dict[str, list[Scripted | Callable[[], Scripted]]] = {}
         self.faults: dict[str, Callable[[], Scripted]] = {}
+        self.delays: dict[str, float] = {}
         self.log: list[Logged] = []
         self.lock = threading.Lock()
         self.base = ""
@@ -123,11 +124,17 @@ class Site:
         with self.lock:
             self.faults[path] = answer if callable(answer) else (lambda: answer)
 
+    def delay(self, path: str, seconds: float) -> None:
+        """Answer ``path`` as usual, but only after ``seconds`` (0 ends it): forces an order."""
+        with self.lock:
+            self.delays[path] = seconds
+
     def clear(self) -> None:
-        """End every fault and drop every scripted answer: the site behaves again."""
+        """End every fault, delay and scripted answer: the site behaves again."""
         with self.lock:
             self.faults.clear()
             self.scripts.clear()
+            self.delays.clear()
 
     def requests(self, path: str | None = None) -> list[Logged]:
         with self.lock:
@@ -171,14 +178,18 @@ class Site:
                 return Scripted(404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
             body = self.body_of(path)
             content_type = self.types[path]
+            delay = self.delays.get(path, 0.0)
         etag = self._etag(body)
         last_modified = formatdate(self.last_modified, usegmt=True)
         if headers.get("if-none-match") == etag or (
             "if-none-match" not in headers and headers.get("if-modified-since") == last_modified
         ):
-            return Scripted(304, {"ETag": etag, "Last-Modified": last_modified})
+            return Scripted(304, {"ETag": etag, "Last-Modified": last_modified}, delay=delay)
         return Scripted(
-            200, {"Content-Type": content_type, "ETag": etag, "Last-Modified": last_modified}, body
+            200,
+            {"Content-Type": content_type, "ETag": etag, "Last-Modified": last_modified},
+            body,
+            delay=delay,
         )
 
 

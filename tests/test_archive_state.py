@@ -183,6 +183,34 @@ def test_queue_discover_claim_fail_archive(tmp_path: Path) -> None:
     state.close()
 
 
+@pytest.mark.parametrize("other_first", [True, False])
+def test_a_restored_article_learns_its_entry_only_from_its_own_feed(
+    tmp_path: Path, other_first: bool
+) -> None:
+    """After ``state rebuild`` a row names its record's feed but has no fingerprint; whichever
+    feed lists it first, only its own feed's entry is learnt, so nothing is requeued."""
+    state = State(tmp_path / "s.db")
+    state.restore_archived([("mt", "a1", "https://x/a1", "mt/a1.json", "https://x/rss", "h", 1)])
+    own = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp-own")
+    other = Discovered("a1", "https://x/a1", "https://x/all", None, "fp-other")
+    for item in [other, own] if other_first else [own, other]:
+        assert state.discover("mt", [item], 10.0) == (0, 0)
+    assert state.discover("mt", [own, other], 20.0) == (0, 0)
+    changed = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp-own-2")
+    assert state.discover("mt", [changed], 30.0) == (0, 1)
+    state.close()
+
+
+def test_an_article_of_no_feed_learns_the_first_feed_that_lists_it(tmp_path: Path) -> None:
+    state = State(tmp_path / "s.db")
+    state.restore_archived([("mt", "a1", "https://x/a1", "mt/a1.json", None, "h", 1)])
+    first = Discovered("a1", "https://x/a1", "https://x/all", None, "fp-all")
+    second = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp-rss")
+    assert state.discover("mt", [first, second], 10.0) == (0, 0)
+    assert state.discover("mt", [second, first], 20.0) == (0, 0)
+    state.close()
+
+
 def test_leases_of_dead_owners_are_reclaimed(tmp_path: Path) -> None:
     state = State(tmp_path / "s.db")
     state.discover("mt", [Discovered("a1", "https://x/a1", None, None, None)], 1.0)

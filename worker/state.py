@@ -295,10 +295,16 @@ class State:
                         ),
                     )
                     new += 1
-                elif row["fingerprint"] is None and item.fingerprint is not None:
-                    # Rebuilt from the archive or fetched by --url: learn the entry, refetch nothing.
+                elif (
+                    row["fingerprint"] is None
+                    and item.fingerprint is not None
+                    and row["feed_url"] in (None, item.feed_url)
+                ):
+                    # Rebuilt from the archive or fetched by --url: learn the entry, refetch
+                    # nothing. Only from the feed the row names (any feed if none): another feed
+                    # words the item differently, and its own feed would then see a change.
                     db.execute(
-                        "UPDATE articles SET fingerprint = ?, feed_url = COALESCE(feed_url, ?), "
+                        "UPDATE articles SET fingerprint = ?, feed_url = ?, "
                         "entry = COALESCE(entry, ?) WHERE source = ? AND id = ?",
                         (item.fingerprint, item.feed_url, item.entry, source, item.id),
                     )
