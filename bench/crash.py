@@ -30,8 +30,8 @@ import jsonschema  # noqa: E402
 from ingest import mirror_config  # noqa: E402
 from mtsite import synthetic_site  # noqa: E402
 from sitesrv import Scripted, Site, SiteServer  # noqa: E402
-from worker.archive import TMP_MARK  # noqa: E402
-from worker.record import schema  # noqa: E402
+from worker.store.folder import TMP_MARK  # noqa: E402
+from worker.store.record import schema  # noqa: E402
 
 BIN = Path(sys.executable).parent / "news-worker"
 

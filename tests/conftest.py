@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 
 from service_helpers import ServiceProcess
 from sitesrv import Site, SiteServer
-from worker.cli import main
+from worker.app.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MT_SITE = FIXTURES / "moscowtimes" / "site"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.archive import TMP_MARK, Archive
 from worker.errors import ArchiveError, StateError
-from worker.pipeline import owner_is_dead
-from worker.state import Discovered, State
+from worker.ingest.pipeline import owner_is_dead
+from worker.store.folder import TMP_MARK, Archive
+from worker.store.sqlite import Discovered, State
 
 SEEN = datetime(2024, 12, 27, tzinfo=UTC)
 
@@ -140,7 +140,7 @@ def test_a_batch_is_written_together_and_one_failure_stays_its_own(tmp_path: Pat
 def test_a_failed_fsync_leaves_no_file_of_that_article(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import worker.archive
+    import worker.store.folder
 
     real_fsync = os.fsync
 
@@ -149,7 +149,7 @@ def test_a_failed_fsync_leaves_no_file_of_that_article(
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(worker.archive.os, "fsync", fsync)
+    monkeypatch.setattr(worker.store.folder.os, "fsync", fsync)
     results = Archive(tmp_path).write_many(
         [
             ({**_record(t), "id": aid}, f"mt/2024/12/27/{aid}.json", b"<html></html>")
@@ -236,12 +236,12 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_raw_pages_are_plain_gzip_with_or_without_isal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
 ) -> None:
-    import worker.archive
+    import worker.store.folder
 
     if not fast:
-        monkeypatch.setattr(worker.archive, "_isal_compress", None)
+        monkeypatch.setattr(worker.store.folder, "_isal_compress", None)
     else:
-        assert worker.archive._isal_compress is not None  # installed with the package here
+        assert worker.store.folder._isal_compress is not None  # installed with the package here
     page = (
         "<html><body>" + "<p>Пример текста, example text.</p>" * 2000 + "</body></html>"
     ).encode()

@@ -14,7 +14,8 @@ import pytest
 from conftest import MT_FEEDS, Cli, records, write_config
 from mtsite import Page, document
 from sitesrv import Scripted, Site, SiteServer
-from worker import backfill, sitemaps
+from worker.ingest import backfill
+from worker.parse import sitemaps
 
 DEC_26_27 = {
     "a87466",

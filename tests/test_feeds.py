@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, MT_SITE
-from worker import feeds
 from worker.errors import ParseError
-from worker.urls import canonical_url
+from worker.parse import feeds
+from worker.parse.urls import canonical_url
 
 REAL = sorted((FIXTURES / "feeds").glob("*.xml"))
 

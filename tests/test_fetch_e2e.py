@@ -11,9 +11,9 @@ import pytest
 
 from conftest import MT_FEEDS, Cli, all_files, records
 from sitesrv import Scripted, Site, SiteServer
-from worker import pipeline
-from worker.http import Fetcher
-from worker.pool import WorkerPool
+from worker.ingest import pipeline
+from worker.ingest.pool import WorkerPool
+from worker.net.fetcher import Fetcher
 
 REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
 NO_IMAGE = "/2024/12/27/samara-court-jails-singer-sharlot-55-years-for-rehabilitating-nazism-a87474"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import FIXTURES
 from worker.extract import extract
-from worker.feeds import FeedEntry
+from worker.parse.feeds import FeedEntry
 
 GENERIC = FIXTURES / "generic"
 CASES = sorted(p.stem for p in GENERIC.glob("*.html"))

@@ -13,9 +13,9 @@ import pytest
 
 from conftest import Cli, records, write_config
 from sitesrv import Scripted, Site, SiteServer
-from worker import feeds
 from worker.errors import ExtractError
 from worker.extract import extract
+from worker.parse import feeds
 
 CYRILLIC_TITLE = "Новости дня: снегопад в Москве"
 BODY_TEXT = "В четверг в Москве выпало рекордное количество снега, сообщили синоптики. " * 4

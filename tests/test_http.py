@@ -16,7 +16,7 @@ import pytest
 
 from worker.config import HttpSettings, RetrySettings
 from worker.errors import GoneError, PermanentFetchError, TransientFetchError
-from worker.http import Fetcher, Response, is_public_address
+from worker.net.fetcher import Fetcher, Response, is_public_address
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

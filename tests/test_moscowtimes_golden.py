@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, MT_EXPECTED, Cli, records
 from mtsite import FURNITURE
 from sitesrv import SiteServer
-from worker.record import schema
+from worker.store.record import schema
 
 EXPECTED = sorted(MT_EXPECTED.glob("*.json"))
 

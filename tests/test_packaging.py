@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 
 from worker.config import load, packaged_default
-from worker.record import schema
+from worker.store.record import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, MT_SITE
-from worker import dates, feeds, sitemaps
 from worker.errors import ExtractError, ParseError
 from worker.extract import extract
-from worker.urls import canonical_url, moscowtimes_id
+from worker.parse import dates, feeds, sitemaps
+from worker.parse.urls import canonical_url, moscowtimes_id
 
 FEED_SEEDS = [p.read_bytes() for p in sorted((FIXTURES / "feeds").glob("*.xml"))] + [
     (MT_SITE / "rss" / "news.xml").read_bytes(),

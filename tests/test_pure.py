@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker import dates, headers
 from worker.config import parse_duration, parse_size
 from worker.errors import ConfigError
-from worker.urls import article_id, canonical_url, moscowtimes_id, url_id
+from worker.net import headers
+from worker.parse import dates
+from worker.parse.urls import article_id, canonical_url, moscowtimes_id, url_id
 
 NOW = datetime(2024, 12, 27, 12, 0, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import Cli, records
 from sitesrv import Site
-from worker.record import content_hash
+from worker.store.record import content_hash
 
 
 def test_reextract_revises_only_changed_records(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import trustme
 
-from worker.transport import Transport
+from worker.net.transport import Transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 

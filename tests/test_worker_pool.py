@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from worker import feeds
 from worker.errors import ExtractError
-from worker.pool import MAX_BATCH, POOL_BATCH, WorkerPool
-from worker.work import PageJob, archive_pages
+from worker.ingest.pool import MAX_BATCH, POOL_BATCH, WorkerPool
+from worker.ingest.work import PageJob, archive_pages
+from worker.parse import feeds
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -157,7 +157,7 @@ SCRIPT = """
 import asyncio
 import probe
 {import_cli}
-from worker.pool import POOL_BATCH, WorkerPool
+from worker.ingest.pool import POOL_BATCH, WorkerPool
 
 MARKER = "this script ran as a module of the worker process"
 
@@ -173,7 +173,7 @@ if __name__ == "__main__":
 @pytest.mark.parametrize(
     ("import_cli", "expected"),
     [
-        ("from worker.cli import main  # as pip's console script does", "False\nFalse\n"),
+        ("from worker.app.cli import main  # as pip's console script does", "False\nFalse\n"),
         ("", "False\nTrue\n"),  # a program embedding news-worker: its main module as usual
     ],
     ids=["news-worker script", "embedding program"],

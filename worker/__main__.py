@@ -1,6 +1,6 @@
 import sys
 
-from worker.cli import main
+from worker.app.cli import main
 
 if __name__ == "__main__":  # worker processes (spawn) import this module again
     sys.exit(main())

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from worker import dates
 from worker.errors import ParseError
-from worker.feeds import prepare
-from worker.urls import canonical_url
+from worker.parse import dates
+from worker.parse.feeds import prepare
+from worker.parse.urls import canonical_url
 
 MAX_SITEMAP_BYTES = 50_000_000  # the sitemap protocol's own limit, uncompressed
 MAX_ENTRIES = 100_000

@@ -23,8 +23,6 @@ from typing import Any, Protocol
 
 import orjson
 
-from worker import feeds
-from worker.archive import Archive
 from worker.config import Settings, SourceSettings
 from worker.errors import (
     ArchiveError,
@@ -35,12 +33,14 @@ from worker.errors import (
     TransientFetchError,
 )
 from worker.extract import NO_MATCH
-from worker.headers import backoff, cache_max_age, conditional_headers, next_poll, validators
-from worker.http import Fetcher
-from worker.pool import POOL_IDLE, WorkerPool
-from worker.state import Discovered, QueueItem, State
-from worker.urls import article_id, canonical_url
-from worker.work import PageJob
+from worker.ingest.pool import POOL_IDLE, WorkerPool
+from worker.ingest.work import PageJob
+from worker.net.fetcher import Fetcher
+from worker.net.headers import backoff, cache_max_age, conditional_headers, next_poll, validators
+from worker.parse import feeds
+from worker.parse.urls import article_id, canonical_url
+from worker.store.folder import Archive
+from worker.store.sqlite import Discovered, QueueItem, State
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import charset_normalizer
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.headers import content_charset
-from worker.urls import canonical_url
+from worker.net.headers import content_charset
+from worker.parse.urls import canonical_url
 
 MAX_DEPTH = 256
 _BREAK = "\x1e"  # stands for <br> while inline content is collected

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker import dates
+from worker.parse import dates
 
 
 def _byline(record: dict[str, Any]) -> str | None:

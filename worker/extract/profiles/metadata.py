@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker import dates
-from worker.html import PageMeta, squash
+from worker.extract.html import PageMeta, squash
 from worker.model import Author, Image
-from worker.urls import canonical_url
+from worker.parse import dates
+from worker.parse.urls import canonical_url
 
 ARTICLE_TYPES = (
     "NewsArticle",

@@ -24,11 +24,11 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.feeds import FeedEntry
-from worker.html import PageMeta, inline, squash, text_of
+from worker.extract.html import PageMeta, inline, squash, text_of
+from worker.extract.profiles import metadata as md
 from worker.model import Author, Block, Extracted, Image, Link
-from worker.profiles import metadata as md
-from worker.urls import canonical_url
+from worker.parse.feeds import FeedEntry
+from worker.parse.urls import canonical_url
 
 NAME = "moscowtimes"
 _SKIP_INLINE = frozenset({"section", "ins", "iframe", "script", "style", "form", "button", "aside"})

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worker.archive import Archive
 from worker.errors import WorkerError
 from worker.extract import extract
-from worker.feeds import FeedEntry
 from worker.model import Extracted
-from worker.record import FetchInfo, build
+from worker.parse.feeds import FeedEntry
+from worker.store.folder import Archive
+from worker.store.record import FetchInfo, build
 
 
 @dataclass(frozen=True)

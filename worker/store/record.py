@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from worker import dates
 from worker.model import Extracted
+from worker.parse import dates
 
 SCHEMA_VERSION = 1
 CONTENT_FIELDS = (
@@ -122,6 +122,6 @@ def dumps(record: dict[str, Any]) -> bytes:
 
 def schema() -> dict[str, Any]:
     """The record's JSON Schema, as shipped in the package."""
-    text = resources.files("worker").joinpath("record.schema.json").read_text(encoding="utf-8")
+    text = resources.files("worker.store").joinpath("record.schema.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded

@@ -372,7 +372,7 @@ def from_mapping(
 
 def packaged_default() -> str:
     """The default configuration shipped inside the package."""
-    return resources.files("worker").joinpath("news-worker.toml").read_text(encoding="utf-8")
+    return resources.files("worker.config").joinpath("news-worker.toml").read_text(encoding="utf-8")
 
 
 def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:

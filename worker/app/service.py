@@ -25,15 +25,15 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from worker.archive import Archive
-from worker.commands import open_state
+from worker.app.commands import open_state
+from worker.app.metrics import Metrics
+from worker.app.ops import OpsServer
 from worker.config import Settings, SourceSettings
 from worker.errors import ConfigError
-from worker.http import Fetcher
-from worker.metrics import Metrics
-from worker.ops import OpsServer
-from worker.pipeline import Pipeline, SourceOutcome
-from worker.state import State
+from worker.ingest.pipeline import Pipeline, SourceOutcome
+from worker.net.fetcher import Fetcher
+from worker.store.folder import Archive
+from worker.store.sqlite import State
 
 log = logging.getLogger(__name__)
 

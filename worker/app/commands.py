@@ -19,18 +19,18 @@ from typing import Any
 
 import orjson
 
-from worker import render as render_md
-from worker.archive import Archive
+from worker.app import markdown as render_md
 from worker.config import Settings, SourceSettings
 from worker.errors import (
     ArchiveError,
     ConfigError,
     StateError,
 )
-from worker.http import Fetcher
-from worker.pipeline import Pipeline, SourceOutcome
-from worker.state import State
-from worker.urls import SAFE_ID, canonical_url, host_of
+from worker.ingest.pipeline import Pipeline, SourceOutcome
+from worker.net.fetcher import Fetcher
+from worker.parse.urls import SAFE_ID, canonical_url, host_of
+from worker.store.folder import Archive
+from worker.store.sqlite import State
 
 
 def open_state(settings: Settings, archive: Archive) -> State:

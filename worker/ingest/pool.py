@@ -9,7 +9,7 @@ after ``POOL_IDLE`` seconds without work, and threads do the rest.
 
 Pages go to the processes in batches: while two batches per process are on their way, the
 pages fetched meanwhile wait and leave together (up to ``MAX_BATCH``). A batch is written in one
-commit (:meth:`worker.archive.Archive.write_many`), so its files share the filesystem's journal
+commit (:meth:`worker.store.folder.Archive.write_many`), so its files share the filesystem's journal
 commits, and it crosses the process boundary as one message. A lone page leaves at once.
 """
 
@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from worker.errors import ExtractError
-from worker.work import PageDone, PageJob, archive_page, archive_pages, init_worker, warm_up
+from worker.ingest.work import PageDone, PageJob, archive_page, archive_pages, init_worker, warm_up
 
 POOL_BATCH = 32
 POOL_IDLE = 300.0
@@ -48,7 +48,7 @@ def _spawn_without_the_cli() -> None:
     if (
         main is not None
         and main.__spec__ is None
-        and getattr(entry, "__module__", "") == "worker.cli"
+        and getattr(entry, "__module__", "") == "worker.app.cli"
     ):
         main.__spec__ = importlib.util.find_spec("worker.__main__")
 

@@ -17,9 +17,11 @@ from typing import NoReturn
 
 import orjson
 
-from worker import __version__, backfill, commands, discover, maintenance
+from worker import __version__
+from worker.app import commands, discover, maintenance
 from worker.config import Settings, load
 from worker.errors import ConfigError, WorkerError
+from worker.ingest import backfill
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_lines = fmt == "json" or (fmt == "auto" and not on_tty)
     # On a terminal the summary names every failure once; -v shows the events as they happen.
     level = logging.INFO if (args.verbose or json_lines) else logging.ERROR
-    from worker import logs
+    from worker.app import logs
 
     logs.configure(json_lines=json_lines, level=level)
     try:
@@ -145,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         if args.command == "run":
-            from worker import service
+            from worker.app import service
 
             return service.run(settings)
         if args.command == "backfill":

@@ -14,11 +14,11 @@ from typing import Any
 
 from lxml.etree import _Element
 
-from worker.feeds import FeedEntry
-from worker.html import PageMeta, squash
+from worker.extract.html import PageMeta, squash
+from worker.extract.profiles import metadata as md
 from worker.model import Author, Block, Extracted, Image
-from worker.profiles import metadata as md
-from worker.urls import canonical_url
+from worker.parse.feeds import FeedEntry
+from worker.parse.urls import canonical_url
 
 log = logging.getLogger(__name__)
 _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>"})

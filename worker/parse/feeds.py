@@ -16,9 +16,9 @@ from typing import Any
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
-from worker import dates
 from worker.errors import ParseError
-from worker.urls import canonical_url
+from worker.parse import dates
+from worker.parse.urls import canonical_url
 
 MAX_FEED_BYTES = 8_000_000
 MAX_ENTRIES = 5_000

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from worker import dates
-from worker.archive import Archive
-from worker.commands import open_state
+from worker.app.commands import open_state
 from worker.config import Settings
 from worker.errors import ConfigError, StateError, WorkerError
 from worker.extract import extract
-from worker.pipeline import entry_from_json
-from worker.record import CONTENT_FIELDS, FetchInfo, build
-from worker.state import State
+from worker.ingest.pipeline import entry_from_json
+from worker.parse import dates
+from worker.store.folder import Archive
+from worker.store.record import CONTENT_FIELDS, FetchInfo, build
+from worker.store.sqlite import State
 
 
 def rebuild_state(settings: Settings) -> str:

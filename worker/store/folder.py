@@ -26,11 +26,11 @@ from typing import Any, TypeVar
 
 import orjson
 
-from worker import dates
 from worker.config import SOURCE_NAME
 from worker.errors import ArchiveError
-from worker.record import dumps
-from worker.urls import SAFE_ID
+from worker.parse import dates
+from worker.parse.urls import SAFE_ID
+from worker.store.record import dumps
 
 _isal_compress: Callable[..., bytes] | None
 try:  # ISA-L's deflate: 4x faster than zlib's level 1 on news pages, and smaller output

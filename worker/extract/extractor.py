@@ -13,10 +13,10 @@ import dataclasses
 from selectolax.lexbor import LexborHTMLParser
 
 from worker.errors import ExtractError
-from worker.feeds import FeedEntry
-from worker.html import MAX_NESTING, PageMeta, decode, nesting_depth, page_meta, text_of
+from worker.extract.html import MAX_NESTING, PageMeta, decode, nesting_depth, page_meta, text_of
+from worker.extract.profiles import generic, moscowtimes
 from worker.model import Extracted
-from worker.profiles import generic, moscowtimes
+from worker.parse.feeds import FeedEntry
 
 MAX_PAGE_BYTES = 20_000_000
 NO_MATCH = "profile_no_match"

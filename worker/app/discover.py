@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from worker import feeds
 from worker.config import Settings
 from worker.errors import ConfigError, FetchError, ParseError
-from worker.html import decode, squash
-from worker.http import Fetcher
-from worker.urls import canonical_url
+from worker.extract.html import decode, squash
+from worker.net.fetcher import Fetcher
+from worker.parse import feeds
+from worker.parse.urls import canonical_url
 
 FEED_TYPES = (
     "application/rss+xml",

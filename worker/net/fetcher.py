@@ -29,8 +29,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from worker.config import HttpSettings, RetrySettings
 from worker.errors import FetchError, GoneError, PermanentFetchError, TransientFetchError
-from worker.headers import now_utc, retry_delay
-from worker.transport import pooled_transport
+from worker.net.headers import now_utc, retry_delay
+from worker.net.transport import pooled_transport
 
 log = logging.getLogger(__name__)
 

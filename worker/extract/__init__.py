@@ -1,0 +1,8 @@
+"""Extraction: page bytes in, :class:`worker.model.Extracted` out, by the source's profile.
+
+Pure. May import: ``worker.parse``, ``worker.model``, ``worker.errors``.
+"""
+
+from worker.extract.extractor import NO_MATCH, extract
+
+__all__ = ["NO_MATCH", "extract"]
