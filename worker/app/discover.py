@@ -15,9 +15,10 @@ from selectolax.lexbor import LexborHTMLParser
 
 from worker.config import Settings
 from worker.errors import ConfigError, FetchError, ParseError
-from worker.extract.html import decode, squash
+from worker.extract.html import squash
 from worker.net.fetcher import Fetcher
 from worker.parse import feeds
+from worker.parse.charset import decode
 from worker.parse.urls import canonical_url
 
 FEED_TYPES = (

@@ -13,9 +13,11 @@ import dataclasses
 from selectolax.lexbor import LexborHTMLParser
 
 from worker.errors import ExtractError
-from worker.extract.html import MAX_NESTING, PageMeta, decode, nesting_depth, page_meta, text_of
+from worker.extract.html import MAX_NESTING, nesting_depth, text_of
+from worker.extract.meta import PageMeta, page_meta
 from worker.extract.profiles import generic, moscowtimes
 from worker.model import Extracted
+from worker.parse.charset import decode
 from worker.parse.feeds import FeedEntry
 
 MAX_PAGE_BYTES = 20_000_000

@@ -75,14 +75,6 @@ def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str
     return headers
 
 
-def content_charset(content_type: str | None) -> str | None:
-    """The ``charset`` parameter of a Content-Type header, lower-cased."""
-    if not content_type:
-        return None
-    match = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", content_type, re.IGNORECASE)
-    return match.group(1).lower() if match else None
-
-
 def backoff(attempts: int, base: float, cap: float) -> float:
     """Delay before try ``attempts + 1`` of a failed item: base doubling per attempt, capped."""
     if attempts <= 0:

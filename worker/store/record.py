@@ -122,6 +122,8 @@ def dumps(record: dict[str, Any]) -> bytes:
 
 def schema() -> dict[str, Any]:
     """The record's JSON Schema, as shipped in the package."""
-    text = resources.files("worker.store").joinpath("record.schema.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("worker.store").joinpath("record.schema.json").read_text(encoding="utf-8")
+    )
     loaded: dict[str, Any] = json.loads(text)
     return loaded

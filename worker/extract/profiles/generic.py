@@ -14,7 +14,8 @@ from typing import Any
 
 from lxml.etree import _Element
 
-from worker.extract.html import PageMeta, squash
+from worker.extract.html import squash
+from worker.extract.meta import PageMeta
 from worker.extract.profiles import metadata as md
 from worker.model import Author, Block, Extracted, Image
 from worker.parse.feeds import FeedEntry

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.extract.html import PageMeta, squash
+from worker.extract.html import squash
+from worker.extract.meta import PageMeta
 from worker.model import Author, Image
 from worker.parse import dates
 from worker.parse.urls import canonical_url

@@ -24,7 +24,8 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.extract.html import PageMeta, inline, squash, text_of
+from worker.extract.html import inline, squash, text_of
+from worker.extract.meta import PageMeta
 from worker.extract.profiles import metadata as md
 from worker.model import Author, Block, Extracted, Image, Link
 from worker.parse.feeds import FeedEntry

@@ -1,0 +1,194 @@
+"""The settings: one frozen dataclass per section, every key declared once with its type,
+default and meaning (the ``metadata`` of its field), and the source tables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worker.errors import ConfigError
+
+PROFILES = ("moscowtimes", "generic")
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _meta(kind: str, doc: str, *, minimum: float | None = None) -> dict[str, Any]:
+    return {"kind": kind, "doc": doc, "minimum": minimum}
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    dir: Path = field(default=Path("archive"), metadata=_meta("path", "the dated archive"))
+    keep_raw: bool = field(
+        default=True,
+        metadata=_meta("bool", "keep the fetched page gzip-compressed beside the record"),
+    )
+    processes: int = field(
+        default=-1,
+        metadata=_meta(
+            "int",
+            "worker processes that parse feeds, extract and write once many articles wait "
+            "(-1: one per core, at least two, on multi-core machines; 0: threads only)",
+            minimum=-1,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    path: Path = field(
+        default=Path("archive/.state/news-worker.sqlite3"),
+        metadata=_meta("path", "SQLite file: feed validators, seen articles, the queue"),
+    )
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    user_agent: str = field(
+        default="news-worker/0.1 (news archive ingest; +https://pypi.org/project/news-worker/)",
+        metadata=_meta("str", "identifying User-Agent sent with every request"),
+    )
+    timeout: float = field(
+        default=20.0, metadata=_meta("duration", "connect and read timeout", minimum=0.01)
+    )
+    request_deadline: float = field(
+        default=60.0,
+        metadata=_meta("duration", "total time one request may take, body included", minimum=0.01),
+    )
+    max_body_bytes: int = field(
+        default=10_000_000,
+        metadata=_meta("size", "largest body read, after decompression", minimum=1024),
+    )
+    per_host_concurrency: int = field(
+        default=2, metadata=_meta("int", "requests in flight to one host", minimum=1)
+    )
+    per_host_delay: float = field(
+        default=1.0,
+        metadata=_meta("duration", "minimum gap between request starts to one host", minimum=0),
+    )
+    max_connections: int = field(
+        default=32, metadata=_meta("int", "requests in flight in all", minimum=1)
+    )
+    respect_robots: bool = field(default=True, metadata=_meta("bool", "obey robots.txt"))
+    robots_failure_pause: float = field(
+        default=600.0,
+        metadata=_meta(
+            "duration", "how long a host whose robots.txt fails is left alone", minimum=0
+        ),
+    )
+    allow_private_addresses: bool = field(
+        default=False,
+        metadata=_meta("bool", "allow loopback/private targets (tests and local mirrors only)"),
+    )
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    attempts: int = field(
+        default=3, metadata=_meta("int", "tries per request within one run", minimum=1)
+    )
+    backoff: float = field(
+        default=1.0, metadata=_meta("duration", "first retry delay within a run", minimum=0)
+    )
+    max_backoff: float = field(
+        default=30.0, metadata=_meta("duration", "longest retry delay within a run", minimum=0)
+    )
+    retry_after_cap: float = field(
+        default=120.0,
+        metadata=_meta(
+            "duration", "longest Retry-After waited within a run; longer ones requeue", minimum=0
+        ),
+    )
+    requeue_delay: float = field(
+        default=300.0,
+        metadata=_meta("duration", "first delay before a failed article is tried again", minimum=0),
+    )
+    requeue_max_delay: float = field(
+        default=6 * 3600.0,
+        metadata=_meta("duration", "longest delay between tries of a failed article", minimum=0),
+    )
+    give_up_after: int = field(
+        default=30,
+        metadata=_meta("int", "tries of one article before it is given up", minimum=1),
+    )
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_meta("str", "address of the operations endpoint (/healthz, /readyz, /metrics)"),
+    )
+    port: int = field(
+        default=9464, metadata=_meta("int", "port of the operations endpoint (0: any)", minimum=0)
+    )
+    shutdown_grace: float = field(
+        default=20.0,
+        metadata=_meta(
+            "duration", "time in-flight work may take to finish after SIGTERM", minimum=0
+        ),
+    )
+    jitter: float = field(
+        default=0.1,
+        metadata=_meta(
+            "float", "random delay added to each poll, as a fraction of the interval", minimum=0
+        ),
+    )
+    max_interval: float = field(
+        default=6 * 3600.0,
+        metadata=_meta(
+            "duration", "longest poll interval Cache-Control or a feed's ttl may set", minimum=1
+        ),
+    )
+    failure_backoff_max: float = field(
+        default=6 * 3600.0,
+        metadata=_meta("duration", "longest delay between polls of a failing feed", minimum=1),
+    )
+    queue_every: float = field(
+        default=60.0,
+        metadata=_meta(
+            "duration", "how often queued articles whose time has come are retried", minimum=0.1
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    name: str
+    profile: str
+    feeds: tuple[str, ...]
+    sitemap: str | None = None
+    interval: float = 600.0
+    honour_ttl: bool = False
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    sources: tuple[SourceSettings, ...] = ()
+    config_path: Path | None = None
+
+    def source(self, name: str) -> SourceSettings:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"--source {name}: no such source in the configuration (known: {known})")
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "archive": ArchiveSettings,
+    "state": StateSettings,
+    "http": HttpSettings,
+    "retry": RetrySettings,
+    "service": ServiceSettings,
+}
+SOURCE_KEYS = {"name", "profile", "feeds", "sitemap", "interval", "honour_ttl", "enabled"}

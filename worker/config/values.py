@@ -1,0 +1,88 @@
+"""Values as the configuration writes them: durations with a unit, sizes, and the kinds of key
+(number, integer, flag, string, path) converted and range-checked with an error naming the key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+from typing import Any
+
+from worker.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$")
+_SIZE_UNITS = {
+    None: 1,
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+}
+
+
+def parse_duration(value: object, key: str) -> float:
+    """Seconds from a duration string such as "500ms", "10s", "10m", "6h"."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    raise ConfigError(f'{key}: expected a duration such as "10s" or "10m", got {value!r}')
+
+
+def parse_size(value: object, key: str) -> int:
+    """Bytes from an integer or a string such as "10MB"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if match:
+            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    raise ConfigError(f'{key}: expected a size in bytes or such as "10MB", got {value!r}')
+
+
+def convert(kind: str, value: object, key: str, minimum: float | None) -> Any:
+    result: Any
+    if kind == "duration":
+        result = parse_duration(value, key)
+    elif kind == "size":
+        result = parse_size(value, key)
+    elif kind == "float":
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        result = float(value)
+    elif kind == "int":
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        result = value
+    elif kind == "bool":
+        if isinstance(value, str) and value.lower() in {"true", "1", "yes", "on"}:
+            value = True
+        elif isinstance(value, str) and value.lower() in {"false", "0", "no", "off"}:
+            value = False
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        result = value
+    elif kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
+        result = value
+    elif kind == "path":
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        result = Path(value)
+    else:  # pragma: no cover - a declaration error, not user input
+        raise AssertionError(kind)
+    if minimum is not None and result < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum}, got {value!r}")
+    return result
