@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, MT_SITE
 from worker.errors import ExtractError, ParseError
 from worker.extract import extract
+from worker.extract.profiles.moscowtimes import site_id as moscowtimes_id
 from worker.parse import dates, feeds, sitemaps
-from worker.parse.urls import canonical_url, moscowtimes_id
+from worker.parse.urls import canonical_url
 
 FEED_SEEDS = [p.read_bytes() for p in sorted((FIXTURES / "feeds").glob("*.xml"))] + [
     (MT_SITE / "rss" / "news.xml").read_bytes(),

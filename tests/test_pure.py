@@ -8,9 +8,11 @@ import pytest
 
 from worker.config import parse_duration, parse_size
 from worker.errors import ConfigError
+from worker.extract.profiles.moscowtimes import site_id as moscowtimes_id
+from worker.extract.registry import article_id
 from worker.net import headers
 from worker.parse import dates
-from worker.parse.urls import article_id, canonical_url, moscowtimes_id, url_id
+from worker.parse.urls import canonical_url, url_id
 
 NOW = datetime(2024, 12, 27, 12, 0, 0, tzinfo=UTC)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The warning of a profile that matched nothing on a page (a redesign, or the wrong profile).
+NO_MATCH = "profile_no_match"
+
 
 @dataclass(frozen=True)
 class Author:

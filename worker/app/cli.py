@@ -21,6 +21,7 @@ from worker import __version__
 from worker.app import commands, discover, maintenance
 from worker.config import Settings, load
 from worker.errors import ConfigError, WorkerError
+from worker.extract import registry
 from worker.ingest import backfill
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Config file, then environment (inside ``load``), then flags."""
-    settings = load(args.config)
+    settings = load(args.config, profiles=registry.names())
     if args.archive is not None:
         old = settings.archive.dir
         state_path = settings.state.path

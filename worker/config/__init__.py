@@ -9,7 +9,6 @@ naming the key. This package, with the command line, is the only code that reads
 
 from worker.config.loading import from_mapping, load, packaged_default
 from worker.config.schema import (
-    PROFILES,
     SOURCE_NAME,
     ArchiveSettings,
     HttpSettings,
@@ -22,7 +21,6 @@ from worker.config.schema import (
 from worker.config.values import parse_duration, parse_size
 
 __all__ = [
-    "PROFILES",
     "SOURCE_NAME",
     "ArchiveSettings",
     "HttpSettings",

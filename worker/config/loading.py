@@ -6,13 +6,12 @@ import dataclasses
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from worker.config.schema import (
-    PROFILES,
     SECTIONS,
     SOURCE_KEYS,
     SOURCE_NAME,
@@ -45,7 +44,7 @@ def _section(name: str, table: object, env: Mapping[str, str]) -> Any:
     return cls(**values)
 
 
-def _source(index: int, table: object) -> SourceSettings:
+def _source(index: int, table: object, profiles: Collection[str] | None) -> SourceSettings:
     where = f"sources[{index}]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
@@ -61,10 +60,9 @@ def _source(index: int, table: object) -> SourceSettings:
         )
     where = f"sources.{name}"
     profile = table.get("profile", "generic")
-    if profile not in PROFILES:
-        raise ConfigError(
-            f"{where}.profile: expected one of {', '.join(PROFILES)}, got {profile!r}"
-        )
+    if not isinstance(profile, str) or (profiles is not None and profile not in profiles):
+        known = f"one of {', '.join(profiles)}" if profiles is not None else "a profile name"
+        raise ConfigError(f"{where}.profile: expected {known}, got {profile!r}")
     feeds = table.get("feeds", [])
     if not isinstance(feeds, list) or not all(isinstance(u, str) for u in feeds):
         raise ConfigError(f"{where}.feeds: expected a list of URLs")
@@ -91,9 +89,16 @@ def _source(index: int, table: object) -> SourceSettings:
 
 
 def from_mapping(
-    data: Mapping[str, object], env: Mapping[str, str] | None = None, path: Path | None = None
+    data: Mapping[str, object],
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+    *,
+    profiles: Collection[str] | None = None,
 ) -> Settings:
-    """Validate a parsed TOML document (and environment overrides) into :class:`Settings`."""
+    """Validate a parsed TOML document (and environment overrides) into :class:`Settings`.
+
+    ``profiles`` are the known profile names (the application passes the extraction registry's);
+    without them a source's profile is only checked to be a name."""
     env = {} if env is None else env
     for key in data:
         if key not in SECTIONS and key != "sources":
@@ -104,7 +109,7 @@ def from_mapping(
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
         raise ConfigError("sources: expected [[sources]] tables")
-    sources = tuple(_source(i, t) for i, t in enumerate(raw_sources))
+    sources = tuple(_source(i, t, profiles) for i, t in enumerate(raw_sources))
     names = [s.name for s in sources]
     for name in names:
         if names.count(name) > 1:
@@ -117,7 +122,12 @@ def packaged_default() -> str:
     return resources.files("worker.config").joinpath("news-worker.toml").read_text(encoding="utf-8")
 
 
-def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
+def load(
+    path: Path | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    profiles: Collection[str] | None = None,
+) -> Settings:
     """Load settings from ``path`` (or the default search) with environment overrides.
 
     Without a path: ``NEWS_WORKER_CONFIG``, then ``./config/news-worker.toml``, then the copy
@@ -138,4 +148,4 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--config {path or 'default'}: invalid TOML: {exc}") from exc
-    return from_mapping(data, env, path)
+    return from_mapping(data, env, path, profiles=profiles)

@@ -11,7 +11,6 @@ from typing import Any
 
 from worker.errors import ConfigError
 
-PROFILES = ("moscowtimes", "generic")
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

@@ -3,6 +3,6 @@
 Pure. May import: ``worker.parse``, ``worker.model``, ``worker.errors``.
 """
 
-from worker.extract.extractor import NO_MATCH, extract
+from worker.extract.extractor import extract
 
-__all__ = ["NO_MATCH", "extract"]
+__all__ = ["extract"]

@@ -1,6 +1,7 @@
 """Extraction: page bytes in, :class:`Extracted` out, by the source's profile.
 
-One parse of the page (lexbor) serves the profile and the metadata; only the generic body
+The bytes are capped and decoded here; the profile (:mod:`worker.extract.registry`) reads the
+text. One parse of the page (lexbor) serves a profile and the metadata; only the generic body
 extractor (trafilatura) parses again, and only when it is needed. A profile that matches nothing
 on a page is not an error: the record falls back to generic extraction and carries a warning,
 which the pipeline logs and counts, so a site redesign becomes visible instead of silent.
@@ -10,18 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from selectolax.lexbor import LexborHTMLParser
-
 from worker.errors import ExtractError
-from worker.extract.html import MAX_NESTING, nesting_depth, text_of
-from worker.extract.meta import PageMeta, page_meta
-from worker.extract.profiles import generic, moscowtimes
+from worker.extract import registry
 from worker.model import Extracted
 from worker.parse.charset import decode
 from worker.parse.feeds import FeedEntry
 
 MAX_PAGE_BYTES = 20_000_000
-NO_MATCH = "profile_no_match"
 
 
 def extract(
@@ -38,42 +34,10 @@ def extract(
     if not body or body.isspace():
         raise ExtractError("empty page")
     text, _ = decode(body, content_type)
-    focused = moscowtimes.focus(text) if profile == moscowtimes.NAME else None
-    tree = _parse(focused or text)
-    meta = page_meta(tree, url)
-    if profile == moscowtimes.NAME:
-        extracted, matched = moscowtimes.extract(tree, meta, url, entry)
-        if not matched and focused is not None:
-            tree = _parse(text)  # the cut missed: read the whole page after all
-            meta = page_meta(tree, url)
-            extracted, matched = moscowtimes.extract(tree, meta, url, entry)
-        if matched and tree.css_first(".article__content") is not None:
-            result = extracted
-        elif matched:
-            blocks = generic.extract_body(text, url)
-            result = dataclasses.replace(
-                extracted,
-                body=blocks,
-                method="generic",
-                fallbacks=(*extracted.fallbacks, "body"),
-                warnings=(*extracted.warnings, "no .article__content on the page"),
-            )
-        else:
-            result = _generic(tree, text, meta, url, entry)
-            result = dataclasses.replace(
-                result, warnings=(*result.warnings, f"{NO_MATCH}: {profile} matched nothing")
-            )
-    else:
-        result = _generic(tree, text, meta, url, entry)
+    result = registry.get(profile).read_page(text, url, entry)
     if not result.title and not result.body:
         raise ExtractError("no title and no body text found on the page")
     return _tidy(result)
-
-
-def _parse(html: str) -> LexborHTMLParser:
-    if nesting_depth(html) >= MAX_NESTING:
-        raise ExtractError(f"HTML nested {MAX_NESTING} or more levels deep: refused")
-    return LexborHTMLParser(html)
 
 
 def _tidy(result: Extracted) -> Extracted:
@@ -86,11 +50,3 @@ def _tidy(result: Extracted) -> Extracted:
     if body is result.body and language == result.language:
         return result
     return dataclasses.replace(result, body=body, language=language)
-
-
-def _generic(
-    tree: LexborHTMLParser, text: str, meta: PageMeta, url: str, entry: FeedEntry | None
-) -> Extracted:
-    extracted = generic.metadata(meta, url, entry)
-    title = extracted.title or text_of(tree.css_first("title"))
-    return dataclasses.replace(extracted, title=title, body=generic.extract_body(text, url))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from worker.errors import ExtractError
 from worker.parse.urls import canonical_url
 
 MAX_DEPTH = 256
@@ -74,6 +75,13 @@ def nesting_depth(html: str, *, limit: int = MAX_NESTING) -> int:
                 if deepest >= limit:
                     break
     return deepest
+
+
+def parse_html(html: str) -> LexborHTMLParser:
+    """The page's tree; a page nested too deep to parse in reasonable time is refused."""
+    if nesting_depth(html) >= MAX_NESTING:
+        raise ExtractError(f"HTML nested {MAX_NESTING} or more levels deep: refused")
+    return LexborHTMLParser(html)
 
 
 def squash(text: str | None) -> str:

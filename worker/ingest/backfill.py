@@ -28,9 +28,9 @@ from worker.app.commands import one_run, summary_line
 from worker.app.maintenance import parse_day
 from worker.config import Settings, SourceSettings
 from worker.errors import ConfigError, FetchError, ParseError
+from worker.extract.registry import article_id
 from worker.net.fetcher import Fetcher
 from worker.parse import dates, sitemaps
-from worker.parse.urls import article_id
 from worker.store.sqlite import Discovered, State
 
 log = logging.getLogger(__name__)

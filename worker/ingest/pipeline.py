@@ -32,13 +32,14 @@ from worker.errors import (
     ParseError,
     TransientFetchError,
 )
-from worker.extract import NO_MATCH
+from worker.extract.registry import article_id
 from worker.ingest.pool import POOL_IDLE, WorkerPool
 from worker.ingest.work import PageJob
+from worker.model import NO_MATCH
 from worker.net.fetcher import Fetcher
 from worker.net.headers import backoff, cache_max_age, conditional_headers, next_poll, validators
 from worker.parse import feeds
-from worker.parse.urls import article_id, canonical_url
+from worker.parse.urls import canonical_url
 from worker.store.folder import Archive
 from worker.store.sqlite import Discovered, QueueItem, State
 

@@ -1,8 +1,8 @@
-"""Article URLs: canonical form, stable IDs and safe archive names.
+"""Article URLs: canonical form, URL-hash IDs and safe archive names.
 
-An article is identified by the site's own ID where its profile knows one (the Moscow Times puts
-it in the last ``-a<digits>`` of the path and redirects every other slug to the canonical one), else
-by a hash of the canonical URL. IDs become file names, so they are restricted to a safe alphabet.
+An article is identified by the site's own ID where its profile knows one (see
+:mod:`worker.extract.registry`), else by a hash of its canonical URL (:func:`url_id`). IDs
+become file names, so they are restricted to a safe alphabet (:data:`SAFE_ID`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
-_MOSCOWTIMES_ID = re.compile(r"-a(\d{1,12})(?=/?$)")
 _ALREADY_CANONICAL = re.compile(r"^https?://([A-Za-z0-9.-]+(?::[0-9]{1,5})?)/[^?#\s\\]*$")
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -48,25 +47,9 @@ def canonical_url(href: str, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
-def moscowtimes_id(url: str) -> str | None:
-    """``a87467`` from ``.../2024/12/27/...-says-a87467``: the LAST ``-a<digits>`` of the path."""
-    path = urlsplit(url).path
-    matches = list(_MOSCOWTIMES_ID.finditer(path))
-    return f"a{matches[-1].group(1)}" if matches else None
-
-
 def url_id(url: str) -> str:
     """A stable ID for an article the profile knows no site ID for: a hash of its canonical URL."""
     return "u" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
-
-
-def article_id(url: str, profile: str) -> str:
-    """The stable archive ID of the article at canonical ``url`` under ``profile``."""
-    if profile == "moscowtimes":
-        site_id = moscowtimes_id(url)
-        if site_id:
-            return site_id
-    return url_id(url)
 
 
 def host_of(url: str) -> str:

@@ -8,20 +8,23 @@ metadata is not used for dates (day-only) or tags (``;``-joined).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Any
 
 from lxml.etree import _Element
+from selectolax.lexbor import LexborHTMLParser
 
-from worker.extract.html import squash
-from worker.extract.meta import PageMeta
+from worker.extract.html import parse_html, squash, text_of
+from worker.extract.meta import PageMeta, page_meta
 from worker.extract.profiles import metadata as md
 from worker.model import Author, Block, Extracted, Image
 from worker.parse.feeds import FeedEntry
 from worker.parse.urls import canonical_url
 
 log = logging.getLogger(__name__)
+NAME = "generic"
 _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>"})
 
 
@@ -209,3 +212,17 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
         canonical_url=meta.canonical or url,
         method="generic",
     )
+
+
+def read_tree(
+    tree: LexborHTMLParser, text: str, meta: PageMeta, url: str, entry: FeedEntry | None
+) -> Extracted:
+    """Every field of a parsed page: metadata field by field, the body by trafilatura."""
+    extracted = metadata(meta, url, entry)
+    title = extracted.title or text_of(tree.css_first("title"))
+    return dataclasses.replace(extracted, title=title, body=extract_body(text, url))
+
+
+def read_page(text: str, url: str, entry: FeedEntry | None) -> Extracted:
+    tree = parse_html(text)
+    return read_tree(tree, text, page_meta(tree, url), url, entry)
