@@ -30,7 +30,7 @@ import jsonschema  # noqa: E402
 from ingest import mirror_config  # noqa: E402
 from mtsite import synthetic_site  # noqa: E402
 from sitesrv import Scripted, Site, SiteServer  # noqa: E402
-from worker.store.folder import TMP_MARK  # noqa: E402
+from worker.store.files import TMP_MARK  # noqa: E402
 from worker.store.record import schema  # noqa: E402
 
 BIN = Path(sys.executable).parent / "news-worker"

@@ -15,6 +15,8 @@ from service_helpers import ServiceProcess
 from sitesrv import Site, SiteServer
 from worker.app.cli import main
 
+pytest_plugins = ["stores"]  # state_store, make_archive: every store implementation
+
 FIXTURES = Path(__file__).parent / "fixtures"
 MT_SITE = FIXTURES / "moscowtimes" / "site"
 MT_EXPECTED = FIXTURES / "moscowtimes" / "expected"

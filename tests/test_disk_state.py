@@ -13,7 +13,7 @@ import pytest
 from conftest import MT_FEEDS, Cli, records, write_config
 from service_helpers import ServiceProcess, free_port, wait_for
 from sitesrv import Site, SiteServer
-from worker.store.folder import TMP_MARK
+from worker.store.files import TMP_MARK
 
 
 @pytest.fixture

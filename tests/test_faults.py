@@ -22,7 +22,7 @@ import pytest
 from conftest import MT_FEEDS, Cli, Spawn, records, write_config
 from service_helpers import free_port, metric, wait_for
 from sitesrv import Scripted, Site, SiteServer
-from worker.store.folder import TMP_MARK
+from worker.store.files import TMP_MARK
 
 REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
 HTML = {"Content-Type": "text/html; charset=utf-8"}

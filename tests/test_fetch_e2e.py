@@ -11,7 +11,7 @@ import pytest
 
 from conftest import MT_FEEDS, Cli, all_files, records
 from sitesrv import Scripted, Site, SiteServer
-from worker.ingest import pipeline
+from worker.ingest import articles
 from worker.ingest.pool import WorkerPool
 from worker.net.fetcher import Fetcher
 
@@ -272,7 +272,7 @@ def test_fetching_pauses_while_too_many_pages_wait_to_be_written(
     cli: Cli, config: Path, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A slow disk must slow the downloads, not pile fetched pages up in memory.
-    monkeypatch.setattr(pipeline, "PAGES_IN_HAND", 2)
+    monkeypatch.setattr(articles, "PAGES_IN_HAND", 2)
     fetched = {"now": 0, "most": 0}
     real_get, real_archive = Fetcher.get, WorkerPool.archive
 

@@ -16,7 +16,8 @@ import pytest
 
 from worker.config import HttpSettings, RetrySettings
 from worker.errors import GoneError, PermanentFetchError, TransientFetchError
-from worker.net.fetcher import Fetcher, Response, is_public_address
+from worker.net.fetcher import Fetcher, Response
+from worker.net.guard import is_public_address
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -17,7 +17,7 @@ from conftest import MT_FEEDS, Spawn, records, write_config
 from mtsite import Page, document, feed_item, rfc2822
 from service_helpers import BIN, ServiceProcess, free_port, metric, wait_for
 from sitesrv import Scripted, Site, SiteServer
-from worker.store.folder import TMP_MARK
+from worker.store.files import TMP_MARK
 
 REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
 

@@ -17,6 +17,7 @@ from worker.errors import ExtractError
 from worker.ingest.pool import MAX_BATCH, POOL_BATCH, WorkerPool
 from worker.ingest.work import PageJob, archive_pages
 from worker.parse import feeds
+from worker.store.interfaces import ArchiveSpec
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -105,8 +106,7 @@ def _jobs(root: Path, count: int) -> list[PageJob]:
                 feed_url=None,
                 first_seen=1735000000.0,
                 path=None,
-                archive_root=str(root),
-                keep_raw=True,
+                archive=ArchiveSpec(str(root), keep_raw=True),
             )
         )
     return jobs

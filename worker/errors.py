@@ -15,7 +15,9 @@ boundary only sees this tree::
     ├── ArchiveError             the archive could not be written (disk full, permissions)
     └── StateError               the SQLite state is missing, locked or corrupt
 
-Only ``TransientFetchError`` is retried by tenacity; it may carry the server's Retry-After delay.
+Every error has a ``reason``: a short stable code for logs, metrics and the state's last error
+(``http_404``, ``timeout``, ``parse_error``...). Only ``TransientFetchError`` is retried by
+tenacity; it may carry the server's Retry-After delay.
 """
 
 from __future__ import annotations
@@ -24,17 +26,24 @@ from __future__ import annotations
 class WorkerError(Exception):
     """Base of every error news-worker raises on purpose."""
 
+    default_reason = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or self.default_reason
+
 
 class ConfigError(WorkerError):
     """A configuration key, environment variable or flag is missing or invalid."""
+
+    default_reason = "bad_config"
 
 
 class FetchError(WorkerError):
     """A request failed; ``reason`` is a short stable code for logs and metrics."""
 
     def __init__(self, message: str, *, reason: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason=reason)
         self.status = status
 
 
@@ -64,14 +73,22 @@ class GoneError(PermanentFetchError):
 class ParseError(WorkerError):
     """A feed or sitemap body that cannot be parsed into any entry."""
 
+    default_reason = "parse_error"
+
 
 class ExtractError(WorkerError):
     """A page from which no usable record can be extracted."""
+
+    default_reason = "extract_error"
 
 
 class ArchiveError(WorkerError):
     """Writing to the archive failed."""
 
+    default_reason = "archive_error"
+
 
 class StateError(WorkerError):
     """The state database cannot be opened or used."""
+
+    default_reason = "state_error"

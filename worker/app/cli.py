@@ -18,11 +18,10 @@ from typing import NoReturn
 import orjson
 
 from worker import __version__
-from worker.app import commands, discover, maintenance
+from worker.app import backfill, discover, fetch, maintenance, render, status
 from worker.config import Settings, load
 from worker.errors import ConfigError, WorkerError
 from worker.extract import registry
-from worker.ingest import backfill
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
         if args.command == "fetch":
             return asyncio.run(
-                commands.fetch(
+                fetch.fetch(
                     settings,
                     sources=args.source,
                     feeds=args.feed,
@@ -171,17 +170,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(text, end="")
             return code
         if args.command == "render":
-            print(commands.render(settings, args.target, args.format), end="")
+            print(render.render(settings, args.target, args.format), end="")
             return 0
         if args.command == "state":
             print(maintenance.rebuild_state(settings))
             return 0
         if args.command == "status":
-            rows = commands.status(settings)
+            rows = status.status(settings)
             if args.json:
                 print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
             else:
-                print(commands.status_table(rows))
+                print(status.status_table(rows))
             return 0
     except ConfigError as exc:
         return _fail(str(exc), 2)

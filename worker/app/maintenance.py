@@ -2,50 +2,38 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 
-from worker.app.commands import open_state
+from worker.app.runs import parse_day
 from worker.config import Settings
-from worker.errors import ConfigError, StateError, WorkerError
+from worker.errors import WorkerError
 from worker.extract import extract
-from worker.ingest.pipeline import entry_from_json
+from worker.ingest.entries import entry_from_json
 from worker.parse import dates
-from worker.store.folder import Archive
+from worker.store import describe_state, open_archive, open_state, state_for_rebuild
+from worker.store.interfaces import Archived, Restored
 from worker.store.record import CONTENT_FIELDS, FetchInfo, build
-from worker.store.sqlite import State
 
 
 def rebuild_state(settings: Settings) -> str:
-    """Rebuild the seen-set from the archive; a corrupt state file is moved aside first."""
-    path = settings.state.path
-    moved = None
-    if path.exists():
-        try:
-            State(path, check=True).close()
-        except StateError:
-            moved = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-            path.rename(moved)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-    archive = Archive(settings.archive.dir)
-    state = State(path)
+    """Rebuild the seen-set from the archive; an unusable state is moved aside first."""
+    archive = open_archive(settings.archive)
+    state, moved = state_for_rebuild(settings)
     try:
         counts = {}
         for source in settings.sources:
             rows = (
-                (
-                    source.name,
-                    str(record["id"]),
-                    str(record.get("url") or ""),
-                    relative,
-                    record.get("feed_url"),
-                    str(record.get("content_hash") or ""),
-                    int(record.get("revision") or 1),
+                Restored(
+                    source=source.name,
+                    id=str(record["id"]),
+                    url=str(record.get("url") or ""),
+                    path=relative,
+                    feed_url=record.get("feed_url"),
+                    content_hash=str(record.get("content_hash") or ""),
+                    revision=int(record.get("revision") or 1),
                 )
                 for relative, record in archive.records(source.name)
             )
@@ -54,21 +42,14 @@ def rebuild_state(settings: Settings) -> str:
         state.close()
     done = ", ".join(f"{name}: {n} archived articles" for name, n in counts.items())
     aside = f"; the unreadable state was moved to {moved}" if moved else ""
-    return f"state {path} rebuilt from {settings.archive.dir} ({done}){aside}"
-
-
-def parse_day(flag: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(f"{flag} {value!r}: expected a date as YYYY-MM-DD") from exc
+    return f"state {describe_state(settings)} rebuilt from {archive.location} ({done}){aside}"
 
 
 def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:
     """Re-run extraction on the stored raw pages; a new revision only where the record changed."""
     chosen = [settings.source(n) for n in dict.fromkeys(sources)] or list(settings.sources)
     first_day = parse_day("--since", since) if since else None
-    archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
+    archive = open_archive(settings.archive)
     state = open_state(settings, archive)
     lines: list[str] = []
     counts = {"checked": 0, "changed": 0, "unchanged": 0, "no_raw_page": 0, "failed": 0}
@@ -79,10 +60,8 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                 if first_day and published is not None and published.date() < first_day:
                     continue
                 counts["checked"] += 1
-                raw_path = settings.archive.dir / (relative.removesuffix(".json") + ".html.gz")
-                try:
-                    raw = gzip.decompress(raw_path.read_bytes())
-                except (OSError, EOFError):
+                raw = archive.read_raw(relative)
+                if raw is None:
                     counts["no_raw_page"] += 1
                     continue
                 fetch = old.get("fetch") or {}
@@ -93,7 +72,7 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                         str(fetch.get("final_url") or old["url"]),
                         source.profile,
                         content_type=fetch.get("content_type"),
-                        entry=entry_from_json(row["entry"] if row is not None else None),
+                        entry=entry_from_json(row.entry if row is not None else None),
                     )
                 except WorkerError as exc:
                     counts["failed"] += 1
@@ -119,13 +98,17 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                     counts["unchanged"] += 1
                     continue
                 written = archive.write(record, relative, None)
-                state.archived(
-                    source.name,
-                    str(old["id"]),
-                    path=written.path,
-                    content_hash=record["content_hash"],
-                    revision=written.revision,
-                    now=time.time(),
+                state.archived_many(
+                    [
+                        Archived(
+                            source.name,
+                            str(old["id"]),
+                            written.path,
+                            record["content_hash"],
+                            written.revision,
+                        )
+                    ],
+                    time.time(),
                 )
                 changed = [k for k in CONTENT_FIELDS if record.get(k) != old.get(k)]
                 counts["changed"] += 1

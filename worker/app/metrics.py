@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from worker.ingest.outcomes import ArticleOutcome, FeedOutcome
+
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -97,7 +99,7 @@ class Metrics:
         )
         self.registry.register(_StateCollector(state_counts))
 
-    def feed_done(self, source: str, feed_url: str, outcome: str) -> None:
+    def feed_done(self, source: str, feed_url: str, outcome: FeedOutcome) -> None:
         self.polls.labels(source, outcome).inc()
         if outcome != "failed":
             self.last_success.labels(source).set_to_current_time()
@@ -105,7 +107,7 @@ class Metrics:
     def articles_claimed(self, source: str, count: int) -> None:
         return
 
-    def article_done(self, source: str, outcome: str, reason: str | None) -> None:
+    def article_done(self, source: str, outcome: ArticleOutcome, reason: str | None) -> None:
         self.articles.labels(source, outcome).inc()
 
     def article_extracted(

@@ -16,24 +16,22 @@ next start).
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from worker.app.commands import open_state
 from worker.app.metrics import Metrics
 from worker.app.ops import OpsServer
 from worker.config import Settings, SourceSettings
 from worker.errors import ConfigError
-from worker.ingest.pipeline import Pipeline, SourceOutcome
+from worker.ingest.outcomes import SourceOutcome
+from worker.ingest.pipeline import Pipeline
 from worker.net.fetcher import Fetcher
-from worker.store.folder import Archive
-from worker.store.sqlite import State
+from worker.store import open_archive, open_state
+from worker.store.interfaces import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +46,8 @@ class Service:
         self._archive_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.pipeline: Pipeline | None = None
-        self.state: State | None = None
-        self.archive = Archive(settings.archive.dir, keep_raw=settings.archive.keep_raw)
+        self.state: StateStore | None = None
+        self.archive = open_archive(settings.archive)
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -139,7 +137,7 @@ class Service:
         if self.scheduler is not None:
             self.scheduler.pause()
         if self.pipeline is not None:
-            self.pipeline.draining = True
+            self.pipeline.drain()
         pending = {t for t in self._inflight if not t.done()}
         if pending:
             _, pending = await asyncio.wait(pending, timeout=self.settings.service.shutdown_grace)
@@ -156,22 +154,10 @@ class Service:
         if task is None or self.pipeline is None or self._stop.is_set():
             return
         self._inflight.add(task)
-        started = time.monotonic()
-        outcome = SourceOutcome(source.name)
         try:
-            await self.pipeline.poll_feed(source, url, outcome)
-            await self.pipeline.process_due(source, outcome)
+            outcome = await self.pipeline.poll(source, feed_urls=[url])
             self._note_archive(outcome)
             self._reschedule(source, url)
-            log.info(
-                "poll_done",
-                extra={
-                    "source": source.name,
-                    "feed_url": url,
-                    "elapsed_ms": round((time.monotonic() - started) * 1000),
-                    **outcome.as_dict(),
-                },
-            )
         except Exception:
             log.exception("job_failed", extra={"source": source.name, "feed_url": url})
         finally:
@@ -221,26 +207,10 @@ class Service:
         checks["scheduler"] = (
             None if self.scheduler is not None and self.scheduler.running else "not running"
         )
-        checks["state"] = await asyncio.to_thread(self._state_writable)
-        checks["archive"] = self._archive_error or await asyncio.to_thread(self._archive_writable)
+        state = self.state
+        checks["state"] = await asyncio.to_thread(state.writable) if state else "not open"
+        checks["archive"] = self._archive_error or await asyncio.to_thread(self.archive.writable)
         return checks
-
-    def _state_writable(self) -> str | None:
-        path = self.settings.state.path
-        return None if os.access(path, os.W_OK) else f"{path} is not writable"
-
-    def _archive_writable(self) -> str | None:
-        root = self.settings.archive.dir
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            probe = root / f".ready-{os.getpid()}"
-            probe.write_bytes(b"ok")
-            probe.unlink()
-        except OSError as exc:
-            return f"{root}: " + (
-                "disk full" if exc.errno == errno.ENOSPC else str(exc.strerror or exc)
-            )
-        return None
 
 
 def run(settings: Settings) -> int:

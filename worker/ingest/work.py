@@ -18,14 +18,14 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from worker.errors import WorkerError
 from worker.extract import extract
 from worker.model import Extracted
 from worker.parse.feeds import FeedEntry
-from worker.store.folder import Archive
+from worker.store import archive_from_spec, layout
+from worker.store.interfaces import ArchiveSpec, WriteOutcome
 from worker.store.record import FetchInfo, build
 
 
@@ -43,29 +43,18 @@ class PageJob:
     feed_url: str | None
     first_seen: float
     path: str | None  # where the article already lives, if archived before
-    archive_root: str
-    keep_raw: bool
+    archive: ArchiveSpec
 
 
 @dataclass(frozen=True)
 class PageDone:
-    outcome: str  # new, updated or unchanged
+    outcome: WriteOutcome
     path: str
     revision: int
     content_hash: str
     method: str
     fallbacks: tuple[str, ...]
     warnings: tuple[str, ...]
-
-
-_archives: dict[tuple[str, bool], Archive] = {}
-
-
-def _archive(root: str, keep_raw: bool) -> Archive:
-    archive = _archives.get((root, keep_raw))
-    if archive is None:
-        archive = _archives[(root, keep_raw)] = Archive(Path(root), keep_raw=keep_raw)
-    return archive
 
 
 def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
@@ -85,7 +74,7 @@ def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
     record = build(
         extracted, article_id=job.article_id, source=job.source, profile=job.profile, fetch=info
     )
-    relative = job.path or Archive.relative_path(
+    relative = job.path or layout.record_path(
         job.source,
         job.article_id,
         record["published_at"],
@@ -96,10 +85,10 @@ def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
 
 def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
     """Extract the pages, build their records and write them in one commit (see
-    :meth:`Archive.write_many`). Each page's outcome is its own: a PageDone, or the error that
+    :meth:`ArchiveStore.write_many`). Each page's outcome is its own: a PageDone, or the error that
     stopped it (an unexpected one carries its traceback as a note)."""
     outcomes: list[PageDone | Exception | None] = [None] * len(jobs)
-    by_archive: dict[tuple[str, bool], list[tuple[int, Extracted, dict[str, Any], str]]] = {}
+    by_archive: dict[ArchiveSpec, list[tuple[int, Extracted, dict[str, Any], str]]] = {}
     for index, job in enumerate(jobs):
         try:
             extracted, record, relative = _record(job)
@@ -108,11 +97,9 @@ def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
                 exc.add_note(traceback.format_exc())
             outcomes[index] = exc
             continue
-        by_archive.setdefault((job.archive_root, job.keep_raw), []).append(
-            (index, extracted, record, relative)
-        )
-    for (root, keep_raw), built in by_archive.items():
-        written = _archive(root, keep_raw).write_many(
+        by_archive.setdefault(job.archive, []).append((index, extracted, record, relative))
+    for spec, built in by_archive.items():
+        written = archive_from_spec(spec).write_many(
             [(record, relative, jobs[index].body) for index, _, record, relative in built]
         )
         for (index, extracted, record, _), result in zip(built, written, strict=True):

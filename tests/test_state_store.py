@@ -1,0 +1,159 @@
+"""The state store's contract, run against every implementation (``tests/stores.py``): the
+queue, leases, change detection of archived articles, feeds, robots.txt and backfill progress."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from worker.ingest.leases import owner_is_dead
+from worker.store.interfaces import Archived, Discovered, Restored, StateStore
+
+
+def test_queue_discover_claim_fail_archive(state_store: StateStore) -> None:
+    state = state_store
+    item = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp1")
+    assert state.discover("mt", [item, item], 100.0) == (1, 0)
+    claimed = state.claim_due("mt", 100.0, "me", 60)
+    assert [c.id for c in claimed] == ["a1"]
+    assert state.claim_due("mt", 100.0, "other", 60) == []  # leased
+    state.failed("mt", "a1", error="http_500: boom", next_try_at=200.0, give_up=False)
+    assert state.claim_due("mt", 150.0, "me", 60) == []  # not due yet
+    assert [c.attempts for c in state.claim_due("mt", 200.0, "me", 60)] == [1]
+    state.archived_many([Archived("mt", "a1", "mt/a1.json", "h", 1)], 201.0)
+    assert state.counts("mt") == {"queued": 0, "archived": 1, "gone": 0}
+    # Same entry again: nothing; changed entry in the same feed: requeued; other feed: ignored.
+    assert state.discover("mt", [item], 300.0) == (0, 0)
+    other_feed = Discovered("a1", "https://x/a1", "https://x/all", None, "fp-other")
+    assert state.discover("mt", [other_feed], 300.0) == (0, 0)
+    changed = Discovered("a1", "https://x/a1-new-slug", "https://x/rss", None, "fp2")
+    assert state.discover("mt", [changed], 300.0) == (0, 1)
+
+
+@pytest.mark.parametrize("other_first", [True, False])
+def test_a_restored_article_learns_its_entry_only_from_its_own_feed(
+    state_store: StateStore, other_first: bool
+) -> None:
+    """After ``state rebuild`` a row names its record's feed but has no fingerprint; whichever
+    feed lists it first, only its own feed's entry is learnt, so nothing is requeued."""
+    state = state_store
+    state.restore_archived(
+        [Restored("mt", "a1", "https://x/a1", "mt/a1.json", "https://x/rss", "h", 1)]
+    )
+    own = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp-own")
+    other = Discovered("a1", "https://x/a1", "https://x/all", None, "fp-other")
+    for item in [other, own] if other_first else [own, other]:
+        assert state.discover("mt", [item], 10.0) == (0, 0)
+    assert state.discover("mt", [own, other], 20.0) == (0, 0)
+    changed = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp-own-2")
+    assert state.discover("mt", [changed], 30.0) == (0, 1)
+
+
+def test_an_article_of_no_feed_learns_the_first_feed_that_lists_it(state_store: StateStore) -> None:
+    state = state_store
+    state.restore_archived([Restored("mt", "a1", "https://x/a1", "mt/a1.json", None, "h", 1)])
+    first = Discovered("a1", "https://x/a1", "https://x/all", None, "fp-all")
+    second = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp-rss")
+    assert state.discover("mt", [first, second], 10.0) == (0, 0)
+    assert state.discover("mt", [second, first], 20.0) == (0, 0)
+
+
+def test_leases_of_dead_owners_are_reclaimed(state_store: StateStore) -> None:
+    state = state_store
+    state.discover("mt", [Discovered("a1", "https://x/a1", None, None, None)], 1.0)
+    import socket
+
+    ghost = f"{socket.gethostname()}:999999999:dead"
+    assert state.claim_due("mt", 1.0, ghost, 3600)
+    assert owner_is_dead(ghost, "me")
+    assert not owner_is_dead(f"otherhost:{os.getpid()}:x", "me")
+    assert state.reclaim_leases(lambda owner: owner_is_dead(owner, "me")) == 1
+    assert state.claim_due("mt", 2.0, "me", 60)
+
+
+def test_feeds_keep_validators_and_count_failures(state_store: StateStore) -> None:
+    state = state_store
+    assert state.feed("https://x/rss").etag is None
+    state.feed_polled(
+        "https://x/rss",
+        "mt",
+        now=10.0,
+        outcome="changed",
+        ok=True,
+        etag='"e1"',
+        last_modified="Fri, 27 Dec 2024 12:00:00 GMT",
+        body_hash="b1",
+        ttl_minutes=600,
+        next_poll_at=610.0,
+    )
+    state.feed_polled(
+        "https://x/rss",
+        "mt",
+        now=20.0,
+        outcome="failed",
+        ok=False,
+        error="http_503: busy",
+        next_poll_at=1220.0,
+    )
+    known = state.feed("https://x/rss")
+    assert (known.etag, known.body_hash, known.ttl_minutes) == ('"e1"', "b1", 600)
+    assert (known.consecutive_failures, known.next_poll_at, known.last_poll_at) == (1, 1220.0, 20.0)
+    [row] = state.feeds_of("mt")
+    assert (row.url, row.last_success_at, row.last_outcome, row.last_error) == (
+        "https://x/rss",
+        10.0,
+        "failed",
+        "http_503: busy",
+    )
+    state.feed_polled("https://x/rss", "mt", now=30.0, outcome="not_modified", ok=True)
+    assert state.feed("https://x/rss").consecutive_failures == 0
+    assert state.feed("https://x/rss").etag == '"e1"'  # kept when the answer names none
+    assert state.feeds_of("other") == []
+
+
+def test_robots_and_backfill_progress_are_kept(state_store: StateStore) -> None:
+    state = state_store
+    assert state.robots_get("https://x") is None
+    state.robots_put("https://x", "User-agent: *\nDisallow: /p/", 5.0)
+    state.robots_put("https://y", None, 6.0)
+    assert state.robots_get("https://x") == ("User-agent: *\nDisallow: /p/", 5.0)
+    assert state.robots_get("https://y") == (None, 6.0)
+    assert not state.backfill_done("mt", "https://x/2024-12.xml", "2024-12-01..2024-12-31")
+    state.backfill_mark("mt", "https://x/2024-12.xml", "2024-12-01..2024-12-31", 7.0)
+    assert state.backfill_done("mt", "https://x/2024-12.xml", "2024-12-01..2024-12-31")
+    assert not state.backfill_done("mt", "https://x/2024-12.xml", "2024-12-01..2024-12-15")
+
+
+def test_articles_are_found_and_given_up_with_their_reason(state_store: StateStore) -> None:
+    state = state_store
+    items = [
+        Discovered(f"a{n}", f"https://x/a{n}", "https://x/rss", '{"url": 1}', "fp")
+        for n in range(3)
+    ]
+    assert state.discover("mt", items, 1.0) == (3, 0)
+    assert len(state.claim_due("mt", 1.0, "me", 60, ids=["a0", "a2", "nope"])) == 2
+    state.failed("mt", "a0", error="http_404: gone", next_try_at=2.0, give_up=True)
+    state.release("mt", "a2", "someone else")  # not its lease: nothing changes
+    assert state.claim_due("mt", 1.0, "other", 60, ids=["a2"]) == []
+    state.release("mt", "a2", "me")
+    assert [i.id for i in state.claim_due("mt", 1.0, "other", 60, ids=["a2"])] == ["a2"]
+    gone = state.article("mt", "a0")
+    assert gone is not None and (gone.status, gone.attempts, gone.last_error) == (
+        "gone",
+        1,
+        "http_404: gone",
+    )
+    assert state.claim_due("mt", 5.0, "me", 60, ids=["a0"]) == []  # given up stays given up
+    state.archived_many(
+        [Archived("mt", "a1", "mt/2024/12/27/a1.json", "h1", 2, "https://x/b")], 3.0
+    )
+    [found] = state.find_article("a1")
+    assert (found.status, found.path, found.revision, found.url) == (
+        "archived",
+        "mt/2024/12/27/a1.json",
+        2,
+        "https://x/b",
+    )
+    assert state.article("mt", "nope") is None and state.find_article("a0") == []
+    assert state.counts("mt") == {"queued": 1, "archived": 1, "gone": 1}

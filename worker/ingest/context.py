@@ -1,0 +1,30 @@
+"""What the stages of a poll share: settings, the two stores, the one fetcher, the worker pool,
+the lease owner, the observer and the clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from worker.config import Settings
+from worker.ingest.leases import new_owner
+from worker.ingest.outcomes import Observer
+from worker.ingest.pool import WorkerPool
+from worker.net.fetcher import Fetcher
+from worker.store.interfaces import ArchiveStore, StateStore
+
+
+@dataclass
+class Context:
+    settings: Settings
+    state: StateStore
+    archive: ArchiveStore
+    fetcher: Fetcher
+    pool: WorkerPool
+    observer: Observer | None = None
+    owner: str = field(default_factory=new_owner)
+    draining: bool = False  # set on shutdown: claimed articles not yet started stay queued
+
+    @staticmethod
+    def now() -> float:
+        return time.time()

@@ -1,0 +1,268 @@
+"""The two storage interfaces the rest of the program uses, and the rows that cross them.
+
+:class:`StateStore` owns what was seen: feed validators and poll history, every article
+discovered (queued, archived or given up) with its attempts, last error, next-try time and lease,
+the robots.txt cache and backfill progress. :class:`ArchiveStore` owns the records and the raw
+pages, under keys laid out by :mod:`worker.store.layout`. The SQLite file and the folder are their
+first implementations; nothing outside ``worker.store`` knows which one it talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+ArticleStatus = Literal["queued", "archived", "gone"]
+WriteOutcome = Literal["new", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the next poll of a feed needs: validators, failures, schedule."""
+
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    consecutive_failures: int
+    next_poll_at: float | None
+    ttl_minutes: int | None = None
+    last_poll_at: float | None = None
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A feed's poll history, as ``status`` shows it."""
+
+    url: str
+    source: str
+    last_poll_at: float | None
+    last_success_at: float | None
+    last_outcome: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: float | None
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A feed entry about to be queued: identity, link, where it came from, its feed data."""
+
+    id: str
+    url: str
+    feed_url: str | None
+    entry: str | None
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A claimed article: what fetching and archiving it needs."""
+
+    source: str
+    id: str
+    url: str
+    feed_url: str | None
+    entry: str | None
+    attempts: int
+    path: str | None
+    first_seen: float
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """Everything the state knows of one article."""
+
+    source: str
+    id: str
+    url: str
+    feed_url: str | None
+    entry: str | None
+    status: ArticleStatus
+    attempts: int
+    last_error: str | None
+    path: str | None
+    content_hash: str | None
+    revision: int | None
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An article whose record is now in the archive (at ``path``, relative to its root)."""
+
+    source: str
+    id: str
+    path: str
+    content_hash: str
+    revision: int
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Restored:
+    """An article found in the archive when the state is rebuilt from it."""
+
+    source: str
+    id: str
+    url: str
+    path: str
+    feed_url: str | None
+    content_hash: str
+    revision: int
+
+
+class StateStore(Protocol):
+    """The state: one instance per process, every call a short transaction of its own."""
+
+    def close(self) -> None: ...
+
+    def writable(self) -> str | None:
+        """None if the state can be written, else why not (for readiness checks)."""
+        ...
+
+    # feeds
+
+    def feed(self, url: str) -> FeedState: ...
+
+    def feed_polled(
+        self,
+        url: str,
+        source: str,
+        *,
+        now: float,
+        outcome: str,
+        ok: bool,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        ttl_minutes: int | None = None,
+        error: str | None = None,
+        next_poll_at: float | None = None,
+    ) -> None: ...
+
+    def feeds_of(self, source: str) -> list[FeedRow]: ...
+
+    # robots.txt, kept across runs (the fetcher decides how long it is valid)
+
+    def robots_get(self, origin: str) -> tuple[str | None, float] | None: ...
+
+    def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
+
+    # backfill progress: sitemap files whose URLs were queued, per date range
+
+    def backfill_done(self, source: str, url: str, range_key: str) -> bool: ...
+
+    def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None: ...
+
+    # articles: the queue, leases, outcomes
+
+    def discover(self, source: str, items: Iterable[Discovered], now: float) -> tuple[int, int]:
+        """Queue what is new, and archived articles whose feed entry changed: (new, requeued)."""
+        ...
+
+    def claim_due(
+        self,
+        source: str,
+        now: float,
+        owner: str,
+        lease: float,
+        limit: int = 10_000,
+        ids: Iterable[str] | None = None,
+        due_by: float | None = None,
+    ) -> list[QueueItem]: ...
+
+    def release(self, source: str, article_id: str, owner: str) -> None: ...
+
+    def reclaim_leases(self, is_dead: Callable[[str], bool]) -> int: ...
+
+    def archived_many(self, rows: Iterable[Archived], now: float) -> None: ...
+
+    def failed(
+        self, source: str, article_id: str, *, error: str, next_try_at: float, give_up: bool
+    ) -> None: ...
+
+    def article(self, source: str, article_id: str) -> ArticleRow | None: ...
+
+    def find_article(self, article_id: str) -> list[ArticleRow]:
+        """Archived articles of any source with this ID."""
+        ...
+
+    def restore_archived(self, rows: Iterable[Restored]) -> int: ...
+
+    def counts(self, source: str) -> dict[str, int]:
+        """Articles of the source by status: ``queued``, ``archived``, ``gone``."""
+        ...
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: WriteOutcome
+    path: str  # relative to the archive root
+    revision: int
+
+
+@dataclass(frozen=True)
+class ArchiveSpec:
+    """How to open an archive again in another process (worker processes write pages)."""
+
+    url: str
+    keep_raw: bool
+
+
+class ArchiveStore(Protocol):
+    """The archive: records (JSON), the raw pages beside them, their earlier revisions."""
+
+    keep_raw: bool
+
+    @property
+    def location(self) -> str:
+        """Where it is, for messages (a folder, or a URL)."""
+        ...
+
+    @property
+    def spec(self) -> ArchiveSpec: ...
+
+    def writable(self) -> str | None:
+        """None if records can be written, else why not (for readiness checks)."""
+        ...
+
+    def read(self, relative: str) -> dict[str, Any] | None:
+        """The record stored at ``relative``, or None if there is none (or it is unreadable)."""
+        ...
+
+    def read_raw(self, relative: str) -> bytes | None:
+        """The raw page the record at ``relative`` was extracted from, or None."""
+        ...
+
+    def revisions(self, relative: str) -> list[int]:
+        """The earlier revisions kept of the record at ``relative``, oldest first."""
+        ...
+
+    def read_revision(self, relative: str, revision: int) -> dict[str, Any] | None: ...
+
+    def write(self, record: dict[str, Any], relative: str, raw: bytes | None) -> WriteResult: ...
+
+    def write_many(
+        self, items: Sequence[tuple[dict[str, Any], str, bytes | None]]
+    ) -> list[WriteResult | Exception]:
+        """Store several records in one commit; each item's failure is its own result."""
+        ...
+
+    def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every current record of a source: (relative path, record)."""
+        ...
+
+    def has_records(self, source: str) -> bool: ...
+
+    def find(self, article_id: str) -> list[str]:
+        """Relative paths of the current records with this ID, in any source."""
+        ...
+
+    def locate(self, path: str) -> str | None:
+        """The relative path of ``path`` (a file path or key) if it names a record inside the
+        archive, else None."""
+        ...
+
+    def sweep(self) -> int:
+        """Remove what writers that died left half done; returns how many were removed."""
+        ...

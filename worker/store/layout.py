@@ -1,0 +1,87 @@
+"""Where things are in an archive, the same on a folder and an object store.
+
+``<source>/<YYYY>/<MM>/<DD>/<id>.json`` is the record (the publication day in UTC, or the first-seen
+day), ``<id>.html.gz`` beside it the raw page, ``<id>.r<N>.json`` / ``<id>.r<N>.html.gz`` an earlier
+revision. Paths are checked on the string: nothing can name a place outside the archive.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from worker.config import SOURCE_NAME
+from worker.errors import ArchiveError
+from worker.parse import dates
+from worker.parse.urls import SAFE_ID
+
+RECORD = ".json"
+RAW = ".html.gz"
+_REVISION = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.r(?P<n>[0-9]{1,9})\.json$")
+
+
+def record_path(
+    source: str, article_id: str, published_at: str | None, first_seen: datetime
+) -> str:
+    """Where an article's record lives, relative to the root. Refuses unsafe names."""
+    if not SOURCE_NAME.match(source):
+        raise ArchiveError(f"unsafe source name {source!r}")
+    if not SAFE_ID.match(article_id):
+        raise ArchiveError(f"unsafe article id {article_id!r}")
+    year, month, day = dates.utc_day(published_at, first_seen)
+    return f"{source}/{year}/{month}/{day}/{article_id}{RECORD}"
+
+
+def checked(relative: str) -> str:
+    """``relative`` if it stays inside the archive (not absolute, no "..", no empty parts)."""
+    parts = relative.split("/")
+    if (
+        relative.startswith("/")
+        or "\\" in relative
+        or "\0" in relative
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise ArchiveError(f"path {relative!r} escapes the archive")
+    return relative
+
+
+def stem(relative: str) -> str:
+    """The record's path without ``.json``: ``moscowtimes/2024/12/27/a87467``."""
+    return checked(relative).removesuffix(RECORD)
+
+
+def raw_path(relative: str) -> str:
+    return stem(relative) + RAW
+
+
+def revision_path(relative: str, revision: int) -> str:
+    return f"{stem(relative)}.r{revision}{RECORD}"
+
+
+def raw_revision_path(relative: str, revision: int) -> str:
+    return f"{stem(relative)}.r{revision}{RAW}"
+
+
+def record_id(name: str) -> str | None:
+    """The article ID of a current record's file name (``a87467.json``), else None."""
+    if not name.endswith(RECORD):
+        return None
+    article_id = name[: -len(RECORD)]
+    return article_id if SAFE_ID.match(article_id) else None
+
+
+def revision_of(name: str) -> tuple[str, int] | None:
+    """(article ID, revision) of an earlier revision's file name (``a87467.r2.json``)."""
+    match = _REVISION.match(name)
+    return (match.group("id"), int(match.group("n"))) if match else None
+
+
+def is_record_key(relative: str) -> bool:
+    """Whether ``relative`` has the shape of a current record's path."""
+    parts = relative.split("/")
+    return (
+        len(parts) == 5
+        and SOURCE_NAME.match(parts[0]) is not None
+        and all(p.isdigit() for p in parts[1:4])
+        and record_id(parts[4]) is not None
+    )

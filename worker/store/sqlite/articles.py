@@ -1,0 +1,221 @@
+"""State of articles: the queue with attempts and next tries, leases, outcomes, counts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+
+from worker.store.interfaces import Archived, ArticleRow, Discovered, QueueItem, Restored
+from worker.store.sqlite.db import Database
+
+
+class ArticleQueries(Database):
+    def discover(self, source: str, items: Iterable[Discovered], now: float) -> tuple[int, int]:
+        """Queue what is new, and archived articles whose feed entry changed: (new, requeued)."""
+        new = requeued = 0
+        with self.write() as db:
+            for item in items:
+                row = db.execute(
+                    "SELECT status, fingerprint, feed_url FROM articles WHERE source = ? AND id = ?",
+                    (source, item.id),
+                ).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO articles (source, id, url, feed_url, entry, fingerprint, status, "
+                        "next_try_at, discovered_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
+                        (
+                            source,
+                            item.id,
+                            item.url,
+                            item.feed_url,
+                            item.entry,
+                            item.fingerprint,
+                            now,
+                        ),
+                    )
+                    new += 1
+                elif (
+                    row["fingerprint"] is None
+                    and item.fingerprint is not None
+                    and row["feed_url"] in (None, item.feed_url)
+                ):
+                    # Rebuilt from the archive or fetched by --url: learn the entry, refetch
+                    # nothing. Only from the feed the row names (any feed if none): another feed
+                    # words the item differently, and its own feed would then see a change.
+                    db.execute(
+                        "UPDATE articles SET fingerprint = ?, feed_url = ?, "
+                        "entry = COALESCE(entry, ?) WHERE source = ? AND id = ?",
+                        (item.fingerprint, item.feed_url, item.entry, source, item.id),
+                    )
+                elif (
+                    row["status"] == "archived"
+                    and item.fingerprint is not None
+                    and row["feed_url"] == item.feed_url
+                    and row["fingerprint"] != item.fingerprint
+                ):
+                    # Only the feed that first brought the article compares its entry: feeds
+                    # word the same item differently (/rss/all prefixes opinion titles).
+                    db.execute(
+                        "UPDATE articles SET status = 'queued', url = ?, feed_url = ?, entry = ?, "
+                        "fingerprint = ?, attempts = 0, next_try_at = 0, last_error = NULL "
+                        "WHERE source = ? AND id = ?",
+                        (item.url, item.feed_url, item.entry, item.fingerprint, source, item.id),
+                    )
+                    requeued += 1
+        return new, requeued
+
+    def claim_due(
+        self,
+        source: str,
+        now: float,
+        owner: str,
+        lease: float,
+        limit: int = 10_000,
+        ids: Iterable[str] | None = None,
+        due_by: float | None = None,
+    ) -> list[QueueItem]:
+        """Lease the queued articles of ``source`` whose next try has come by ``due_by``
+        (default ``now``), or the given ids."""
+        due = now if due_by is None else min(due_by, now)
+        if ids is None and not self.query(
+            "SELECT 1 FROM articles WHERE status = 'queued' AND source = ? AND next_try_at <= ? "
+            "LIMIT 1",
+            (source, due),
+        ):
+            return []  # the usual case in a steady service: no write transaction at all
+        with self.write() as db:
+            if ids is None:
+                rows = db.execute(
+                    "SELECT * FROM articles WHERE status = 'queued' AND source = ? "
+                    "AND next_try_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
+                    "ORDER BY next_try_at, discovered_at LIMIT ?",
+                    (source, due, now, limit),
+                ).fetchall()
+            else:
+                wanted = list(ids)
+                rows = []
+                for chunk_start in range(0, len(wanted), 500):
+                    chunk = wanted[chunk_start : chunk_start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += db.execute(
+                        f"SELECT * FROM articles WHERE source = ? AND id IN ({marks}) "
+                        "AND status != 'gone' AND (lease_until IS NULL OR lease_until < ?)",
+                        (source, *chunk, now),
+                    ).fetchall()
+            db.executemany(
+                "UPDATE articles SET lease_owner = ?, lease_until = ? WHERE source = ? AND id = ?",
+                [(owner, now + lease, source, row["id"]) for row in rows],
+            )
+        return [
+            QueueItem(
+                row["source"],
+                row["id"],
+                row["url"],
+                row["feed_url"],
+                row["entry"],
+                row["attempts"],
+                row["path"],
+                row["discovered_at"],
+            )
+            for row in rows
+        ]
+
+    def release(self, source: str, article_id: str, owner: str) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE articles SET lease_owner = NULL, lease_until = NULL "
+                "WHERE source = ? AND id = ? AND lease_owner = ?",
+                (source, article_id, owner),
+            )
+
+    def reclaim_leases(self, is_dead: Callable[[str], bool]) -> int:
+        """Free the leases of owners that are gone (a crashed process on this host)."""
+        owners = [
+            row[0]
+            for row in self.query(
+                "SELECT DISTINCT lease_owner FROM articles WHERE lease_owner IS NOT NULL"
+            )
+        ]
+        dead = [owner for owner in owners if is_dead(owner)]
+        if dead:
+            with self.write() as db:
+                db.executemany(
+                    "UPDATE articles SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE lease_owner = ?",
+                    [(owner,) for owner in dead],
+                )
+        return len(dead)
+
+    def archived_many(self, rows: Iterable[Archived], now: float) -> None:
+        """Mark articles archived, in one transaction."""
+        with self.write() as db:
+            db.executemany(
+                "UPDATE articles SET status = 'archived', path = ?, content_hash = ?, revision = ?, "
+                "archived_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, "
+                "lease_until = NULL, url = COALESCE(?, url) WHERE source = ? AND id = ?",
+                [(r.path, r.content_hash, r.revision, now, r.url, r.source, r.id) for r in rows],
+            )
+
+    def failed(
+        self, source: str, article_id: str, *, error: str, next_try_at: float, give_up: bool
+    ) -> None:
+        """Count a failed try; the article stays queued until ``next_try_at``, or is given up."""
+        with self.write() as db:
+            db.execute(
+                "UPDATE articles SET attempts = attempts + 1, last_error = ?, next_try_at = ?, "
+                "status = CASE WHEN ? THEN 'gone' ELSE status END, "
+                "lease_owner = NULL, lease_until = NULL WHERE source = ? AND id = ?",
+                (error[:500], next_try_at, give_up, source, article_id),
+            )
+
+    def article(self, source: str, article_id: str) -> ArticleRow | None:
+        rows = self.query(
+            "SELECT * FROM articles WHERE source = ? AND id = ?", (source, article_id)
+        )
+        return _article(rows[0]) if rows else None
+
+    def find_article(self, article_id: str) -> list[ArticleRow]:
+        rows = self.query("SELECT * FROM articles WHERE id = ? AND path IS NOT NULL", (article_id,))
+        return [_article(row) for row in rows]
+
+    def restore_archived(self, rows: Iterable[Restored]) -> int:
+        """Mark archived articles found in the archive. Queued rows for them are settled;
+        nothing else is touched."""
+        count = 0
+        with self.write() as db:
+            for r in rows:
+                db.execute(
+                    "INSERT INTO articles (source, id, url, feed_url, status, discovered_at, "
+                    "archived_at, path, content_hash, revision) "
+                    "VALUES (?, ?, ?, ?, 'archived', 0, 0, ?, ?, ?) "
+                    "ON CONFLICT (source, id) DO UPDATE SET status = 'archived', "
+                    "path = excluded.path, content_hash = excluded.content_hash, "
+                    "revision = excluded.revision, lease_owner = NULL, lease_until = NULL",
+                    (r.source, r.id, r.url, r.feed_url, r.path, r.content_hash, r.revision),
+                )
+                count += 1
+        return count
+
+    def counts(self, source: str) -> dict[str, int]:
+        rows = self.query(
+            "SELECT status, COUNT(*) AS n FROM articles WHERE source = ? GROUP BY status", (source,)
+        )
+        counts = {"queued": 0, "archived": 0, "gone": 0}
+        counts.update({row["status"]: row["n"] for row in rows})
+        return counts
+
+
+def _article(row: sqlite3.Row) -> ArticleRow:
+    return ArticleRow(
+        source=row["source"],
+        id=row["id"],
+        url=row["url"],
+        feed_url=row["feed_url"],
+        entry=row["entry"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        path=row["path"],
+        content_hash=row["content_hash"],
+        revision=row["revision"],
+    )

@@ -1,0 +1,125 @@
+"""State of feeds: validators and poll history; the robots.txt cache; backfill progress."""
+
+from __future__ import annotations
+
+from worker.store.interfaces import FeedRow, FeedState
+from worker.store.sqlite.db import Database
+
+
+class FeedQueries(Database):
+    def feed(self, url: str) -> FeedState:
+        rows = self.query(
+            "SELECT etag, last_modified, body_hash, consecutive_failures, next_poll_at, "
+            "ttl_minutes, last_poll_at FROM feeds WHERE url = ?",
+            (url,),
+        )
+        if not rows:
+            return FeedState(None, None, None, 0, None)
+        row = rows[0]
+        return FeedState(
+            row["etag"],
+            row["last_modified"],
+            row["body_hash"],
+            row["consecutive_failures"],
+            row["next_poll_at"],
+            row["ttl_minutes"],
+            row["last_poll_at"],
+        )
+
+    def feed_polled(
+        self,
+        url: str,
+        source: str,
+        *,
+        now: float,
+        outcome: str,
+        ok: bool,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        ttl_minutes: int | None = None,
+        error: str | None = None,
+        next_poll_at: float | None = None,
+    ) -> None:
+        """Record a poll. On success, validators are stored when given (even for an unchanged
+        body); on failure the failure count grows and validators are kept."""
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO feeds (url, source) VALUES (?, ?) ON CONFLICT (url) DO NOTHING",
+                (url, source),
+            )
+            if ok:
+                db.execute(
+                    "UPDATE feeds SET source = ?, etag = COALESCE(?, etag), "
+                    "last_modified = COALESCE(?, last_modified), body_hash = COALESCE(?, body_hash), "
+                    "ttl_minutes = COALESCE(?, ttl_minutes), last_poll_at = ?, last_success_at = ?, "
+                    "last_outcome = ?, last_error = NULL, consecutive_failures = 0, "
+                    "next_poll_at = ? WHERE url = ?",
+                    (
+                        source,
+                        etag,
+                        last_modified,
+                        body_hash,
+                        ttl_minutes,
+                        now,
+                        now,
+                        outcome,
+                        next_poll_at,
+                        url,
+                    ),
+                )
+            else:
+                db.execute(
+                    "UPDATE feeds SET source = ?, last_poll_at = ?, last_outcome = ?, last_error = ?, "
+                    "consecutive_failures = consecutive_failures + 1, next_poll_at = ? WHERE url = ?",
+                    (source, now, outcome, error, next_poll_at, url),
+                )
+
+    def feeds_of(self, source: str) -> list[FeedRow]:
+        rows = self.query("SELECT * FROM feeds WHERE source = ? ORDER BY url", (source,))
+        return [
+            FeedRow(
+                url=row["url"],
+                source=row["source"],
+                last_poll_at=row["last_poll_at"],
+                last_success_at=row["last_success_at"],
+                last_outcome=row["last_outcome"],
+                last_error=row["last_error"],
+                consecutive_failures=row["consecutive_failures"],
+                next_poll_at=row["next_poll_at"],
+            )
+            for row in rows
+        ]
+
+    # robots.txt, kept across runs (the fetcher decides how long it is valid)
+
+    def robots_get(self, origin: str) -> tuple[str | None, float] | None:
+        rows = self.query("SELECT body, fetched_at FROM robots WHERE origin = ?", (origin,))
+        return (rows[0]["body"], rows[0]["fetched_at"]) if rows else None
+
+    def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO robots (origin, body, fetched_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (origin) DO UPDATE SET body = excluded.body, "
+                "fetched_at = excluded.fetched_at",
+                (origin, text, fetched_at),
+            )
+
+    # backfill progress: sitemap files whose URLs were queued, per date range
+
+    def backfill_done(self, source: str, url: str, range_key: str) -> bool:
+        return bool(
+            self.query(
+                "SELECT 1 FROM backfill_files WHERE source = ? AND url = ? AND range_key = ?",
+                (source, url, range_key),
+            )
+        )
+
+    def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO backfill_files (source, url, range_key, done_at) "
+                "VALUES (?, ?, ?, ?)",
+                (source, url, range_key, now),
+            )
