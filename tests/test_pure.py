@@ -6,10 +6,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.config import parse_duration, parse_size
-from worker.errors import ConfigError
+from worker.config import RetrySettings, parse_duration, parse_size
+from worker.errors import (
+    ArchiveError,
+    ConfigError,
+    ExtractError,
+    GoneError,
+    PermanentFetchError,
+    TransientFetchError,
+)
 from worker.extract.profiles.moscowtimes import site_id as moscowtimes_id
 from worker.extract.registry import article_id
+from worker.ingest.policy import after_failure
 from worker.net import headers
 from worker.parse import dates
 from worker.parse.urls import canonical_url, url_id
@@ -157,3 +165,29 @@ def test_bad_durations_name_the_key(value: object) -> None:
 )
 def test_sizes(value: object, size: int) -> None:
     assert parse_size(value, "k") == size
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts", "give_up", "delay"),
+    [
+        (GoneError("x", reason="http_404", status=404), 1, True, None),
+        (PermanentFetchError("x", reason="robots_disallowed"), 1, True, None),
+        (PermanentFetchError("x", reason="http_403", status=403), 1, False, 300.0),
+        (PermanentFetchError("x", reason="http_403", status=403), 30, True, None),
+        (TransientFetchError("x", reason="http_503", retry_after=7200.0), 1, False, 7200.0),
+        (TransientFetchError("x", reason="timeout"), 3, False, 1200.0),
+        (TransientFetchError("x", reason="timeout"), 40, True, None),
+        (ArchiveError("disk full"), 40, False, 21600.0),  # never the article's fault
+        (ExtractError("no body"), 2, False, 600.0),
+    ],
+)
+def test_the_verdict_after_a_failure(
+    error: Exception, attempts: int, give_up: bool, delay: float | None
+) -> None:
+    verdict = after_failure(error, attempts, RetrySettings(), jitter=0.0)
+    assert verdict.give_up is give_up
+    if delay is not None:
+        assert verdict.delay == delay
+    assert after_failure(error, attempts, RetrySettings(), jitter=1.0).delay == pytest.approx(
+        verdict.delay * 1.1
+    )

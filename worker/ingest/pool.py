@@ -40,7 +40,7 @@ T = TypeVar("T")
 def _spawn_without_the_cli() -> None:
     """A spawned process runs its parent's main module again unless that is a package's
     ``__main__``; run from the ``news-worker`` script, that would import the whole CLI in every
-    worker (0.2 s of CPU each, and a slower start). Name ``worker.__main__`` as the script's
+    worker (a noticeable CPU cost each, and a slower start). Name ``worker.__main__`` as the script's
     module instead (importing it does nothing). Only for our own script: a program that embeds
     news-worker keeps its main module as it is."""
     main = sys.modules.get("__main__")
@@ -82,7 +82,7 @@ class WorkerPool:
 
     def want(self, batch: int) -> None:
         """Start the processes if ``batch`` items are waiting and they would pay for their start
-        (about a quarter of a second of CPU each)."""
+        (each costs a process start and its imports)."""
         if self._executor is not None or self.processes == 0 or batch < POOL_BATCH:
             return
         _spawn_without_the_cli()

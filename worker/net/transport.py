@@ -1,12 +1,12 @@
 """The transport under the fetcher's httpx client: HTTP/1.1 keep-alive connections on asyncio
 streams, with h11 reading and writing the messages.
 
-httpx's default transport (httpcore over anyio) cost about 3.2 ms of CPU per 120 KB page in
+httpx's default transport (httpcore over anyio) cost several times more CPU per page in
 ``bench/ingest.py``: its connection pool re-examines every connection for every queued request
 each time a request enters or leaves (quadratic in the connections to a host), and each read goes
 through anyio's cancel scopes. This one keeps a stack of idle connections per origin, so taking
-and returning one is O(1), and reads straight from an ``asyncio.StreamReader``: about 0.8 ms per
-page (docs/PERFORMANCE.md). Limits on requests in flight are the fetcher's business (its global
+and returning one is O(1), and reads straight from an ``asyncio.StreamReader`` (figures in
+docs/PERFORMANCE.md). Limits on requests in flight are the fetcher's business (its global
 and per-host gates); this transport only keeps at most ``max_idle`` idle connections.
 
 A kept-alive connection the server closed while idle is noticed without a system call (the

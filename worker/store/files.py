@@ -22,7 +22,7 @@ from typing import TypeVar
 from worker.errors import ArchiveError
 
 _isal_compress: Callable[..., bytes] | None
-try:  # ISA-L's deflate: 4x faster than zlib's level 1 on news pages, and smaller output
+try:  # ISA-L's deflate: several times zlib's speed on news pages (docs/PERFORMANCE.md)
     from isal.igzip import compress as _isal_compress
 except ImportError:  # a platform without its wheels: zlib
     _isal_compress = None
@@ -43,8 +43,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def gzip_page(raw: bytes) -> bytes:
-    """The raw page as a .gz file, fast: level 1 (zlib's default 6 took 4 ms a page, for 8%
-    fewer bytes), by ISA-L where installed (0.34 ms against zlib's 1.46 on 120 KB pages)."""
+    """The raw page as a .gz file, fast: level 1 (zlib's default 6 costs several times the time
+    for a few per cent fewer bytes), by ISA-L where installed (docs/PERFORMANCE.md)."""
     if _isal_compress is not None:
         return _isal_compress(raw, 1, mtime=0)
     return gzip.compress(raw, compresslevel=1, mtime=0)
