@@ -91,4 +91,4 @@ def _generic(
 ) -> Extracted:
     extracted = generic.metadata(meta, url, entry)
     title = extracted.title or text_of(tree.css_first("title"))
-    return dataclasses.replace(extracted, title=title, body=generic.extract_body(text, url))
+    return dataclasses.replace(extracted, title=title, body=generic.extract_body(text, url, tree))

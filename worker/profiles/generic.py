@@ -13,10 +13,12 @@ import re
 from typing import Any
 
 from lxml.etree import _Element
+from selectolax.lexbor import LexborHTMLParser
 
 from worker.feeds import FeedEntry
 from worker.html import PageMeta, squash
 from worker.model import Author, Block, Extracted, Image
+from worker.profiles import container
 from worker.profiles import metadata as md
 from worker.urls import canonical_url
 
@@ -124,8 +126,21 @@ def _block(node: _Element, base: str, blocks: list[Block], depth: int) -> None:
         blocks.append(Block("paragraph", text=text, markdown=markdown))
 
 
-def extract_body(html: str, url: str) -> tuple[Block, ...]:
-    """Body blocks of a page by trafilatura; empty if it finds no main content."""
+def extract_body(
+    html: str, url: str, tree: LexborHTMLParser | None = None
+) -> tuple[Block, ...]:
+    """Body blocks of a page; empty if none is found. Where the parsed page marks its article
+    reliably (``container.find``), trafilatura reads that element alone; where it finds nothing
+    there, or the page marks nothing, it reads the whole page."""
+    node = container.find(tree) if tree is not None else None
+    if node is not None:
+        blocks = _trafilatura(container.focused(node), url)
+        if blocks:
+            return blocks
+    return _trafilatura(html, url)
+
+
+def _trafilatura(html: str, url: str) -> tuple[Block, ...]:
     import trafilatura  # imported on first use: it costs half a second at start-up
 
     try:
