@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from worker.errors import ExtractError
 from worker.feeds import FeedEntry
-from worker.html import MAX_NESTING, PageMeta, decode, nesting_depth, page_meta, text_of
+from worker.html import MAX_NESTING, decode, nesting_depth, page_meta
 from worker.model import Extracted
 from worker.profiles import generic, moscowtimes
 
@@ -57,12 +57,12 @@ def extract(
                 warnings=(*extracted.warnings, "no .article__content on the page"),
             )
         else:
-            result = _generic(tree, text, meta, url, entry)
+            result = generic.article(tree, text, meta, url, entry)
             result = dataclasses.replace(
                 result, warnings=(*result.warnings, f"{NO_MATCH}: {profile} matched nothing")
             )
     else:
-        result = _generic(tree, text, meta, url, entry)
+        result = generic.article(tree, text, meta, url, entry)
     if not result.title and not result.body:
         raise ExtractError("no title and no body text found on the page")
     return _tidy(result)
@@ -85,10 +85,3 @@ def _tidy(result: Extracted) -> Extracted:
         return result
     return dataclasses.replace(result, body=body, language=language)
 
-
-def _generic(
-    tree: LexborHTMLParser, text: str, meta: PageMeta, url: str, entry: FeedEntry | None
-) -> Extracted:
-    extracted = generic.metadata(meta, url, entry)
-    title = extracted.title or text_of(tree.css_first("title"))
-    return dataclasses.replace(extracted, title=title, body=generic.extract_body(text, url, tree))

@@ -8,6 +8,7 @@ metadata is not used for dates (day-only) or tags (``;``-joined).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -16,7 +17,7 @@ from lxml.etree import _Element
 from selectolax.lexbor import LexborHTMLParser
 
 from worker.feeds import FeedEntry
-from worker.html import PageMeta, squash
+from worker.html import PageMeta, squash, text_of
 from worker.model import Author, Block, Extracted, Image
 from worker.profiles import container
 from worker.profiles import metadata as md
@@ -127,14 +128,14 @@ def _block(node: _Element, base: str, blocks: list[Block], depth: int) -> None:
 
 
 def extract_body(
-    html: str, url: str, tree: LexborHTMLParser | None = None
+    html: str, url: str, tree: LexborHTMLParser | None = None, meta: PageMeta | None = None
 ) -> tuple[Block, ...]:
-    """Body blocks of a page; empty if none is found. Where the parsed page marks its article
-    reliably (``container.find``), trafilatura reads that element alone; where it finds nothing
-    there, or the page marks nothing, it reads the whole page."""
-    node = container.find(tree) if tree is not None else None
-    if node is not None:
-        blocks = _trafilatura(container.focused(node), url)
+    """Body blocks of a page; empty if none is found. Where the parsed page shows where its
+    article is (``container.find``), trafilatura reads that element alone; where it finds
+    nothing there, or the page shows nothing, it reads the whole page."""
+    found = container.find(tree, meta) if tree is not None and meta is not None else None
+    if found is not None:
+        blocks = _trafilatura(container.focused(found[0]), url)
         if blocks:
             return blocks
     return _trafilatura(html, url)
@@ -177,6 +178,18 @@ def _link_list(block: Block) -> bool:
     source = block.markdown or "\n".join(block.items or ())
     linked = sum(len(m.group(1)) for m in _LINK.finditer(source))
     return linked >= 0.8 * max(1, len(block.text))
+
+
+def article(
+    tree: LexborHTMLParser, html: str, meta: PageMeta, url: str, entry: FeedEntry | None
+) -> Extracted:
+    """A page read by the generic profile: metadata and body."""
+    extracted = metadata(meta, url, entry)
+    title = extracted.title or text_of(tree.css_first("title"))
+    extracted = dataclasses.replace(
+        extracted, title=title, body=extract_body(html, url, tree, meta)
+    )
+    return extracted
 
 
 def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
