@@ -68,6 +68,8 @@ class Extracted:
     section: str | None = None
     tags: tuple[str, ...] = ()
     language: str | None = None
+    # True when ``language`` was identified from the text because the page stated none.
+    language_detected: bool = False
     description: str | None = None
     lead_image: Image | None = None
     body: tuple[Block, ...] = ()

@@ -19,7 +19,7 @@ from selectolax.lexbor import LexborHTMLParser
 from worker.feeds import FeedEntry
 from worker.html import PageMeta, squash, text_of
 from worker.model import Author, Block, Extracted, Image
-from worker.profiles import container
+from worker.profiles import container, language
 from worker.profiles import metadata as md
 from worker.urls import canonical_url
 
@@ -183,12 +183,19 @@ def _link_list(block: Block) -> bool:
 def article(
     tree: LexborHTMLParser, html: str, meta: PageMeta, url: str, entry: FeedEntry | None
 ) -> Extracted:
-    """A page read by the generic profile: metadata and body."""
+    """A page read by the generic profile: metadata, body, and the language detected from the
+    text where the page states none."""
     extracted = metadata(meta, url, entry)
     title = extracted.title or text_of(tree.css_first("title"))
     extracted = dataclasses.replace(
         extracted, title=title, body=extract_body(html, url, tree, meta)
     )
+    if extracted.language is None:
+        detected = language.detect(
+            extracted.text or " ".join(filter(None, (title, extracted.description)))
+        )
+        if detected:
+            extracted = dataclasses.replace(extracted, language=detected, language_detected=True)
     return extracted
 
 
@@ -228,7 +235,7 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
         or md.breadcrumb_section(meta)
         or (entry.categories[0] if entry and entry.categories else None),
         tags=md.ld_keywords(obj) or md.meta_keywords(meta),
-        language=meta.language or md.ld_string(obj, "inLanguage") or meta.first("og:locale"),
+        language=language.stated(meta, obj),
         description=meta.first("description", "og:description", "twitter:description")
         or md.ld_string(obj, "description")
         or (entry.summary if entry else None),
