@@ -14,12 +14,12 @@ import re
 from typing import Any
 
 from lxml.etree import _Element
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.feeds import FeedEntry
 from worker.html import PageMeta, squash, text_of
 from worker.model import Author, Block, Extracted, Image
-from worker.profiles import container, language
+from worker.profiles import container, figure, language
 from worker.profiles import metadata as md
 from worker.urls import canonical_url
 
@@ -127,15 +127,12 @@ def _block(node: _Element, base: str, blocks: list[Block], depth: int) -> None:
         blocks.append(Block("paragraph", text=text, markdown=markdown))
 
 
-def extract_body(
-    html: str, url: str, tree: LexborHTMLParser | None = None, meta: PageMeta | None = None
-) -> tuple[Block, ...]:
-    """Body blocks of a page; empty if none is found. Where the parsed page shows where its
-    article is (``container.find``), trafilatura reads that element alone; where it finds
-    nothing there, or the page shows nothing, it reads the whole page."""
-    found = container.find(tree, meta) if tree is not None and meta is not None else None
-    if found is not None:
-        blocks = _trafilatura(container.focused(found[0]), url)
+def extract_body(html: str, url: str, node: LexborNode | None = None) -> tuple[Block, ...]:
+    """Body blocks of a page; empty if none is found. Given the element that holds the article
+    (``container.find``), trafilatura reads that element alone; where it finds nothing there, or
+    there is no such element, it reads the whole page."""
+    if node is not None:
+        blocks = _trafilatura(container.focused(node), url)
         if blocks:
             return blocks
     return _trafilatura(html, url)
@@ -183,16 +180,21 @@ def _link_list(block: Block) -> bool:
 def article(
     tree: LexborHTMLParser, html: str, meta: PageMeta, url: str, entry: FeedEntry | None
 ) -> Extracted:
-    """A page read by the generic profile: metadata, body, and the language detected from the
-    text where the page states none."""
+    """A page read by the generic profile: metadata, the body (from the article's container
+    where the page shows it), the lead image's caption and credit from its figure where the
+    metadata lacks them, and the language detected from the text where the page states none."""
     extracted = metadata(meta, url, entry)
-    title = extracted.title or text_of(tree.css_first("title"))
+    found = container.find(tree, meta)
+    node = found[0] if found else None
     extracted = dataclasses.replace(
-        extracted, title=title, body=extract_body(html, url, tree, meta)
+        extracted,
+        title=extracted.title or text_of(tree.css_first("title")),
+        body=extract_body(html, url, node),
+        lead_image=figure.with_figure(extracted.lead_image, tree, node, url),
     )
     if extracted.language is None:
         detected = language.detect(
-            extracted.text or " ".join(filter(None, (title, extracted.description)))
+            extracted.text or " ".join(filter(None, (extracted.title, extracted.description)))
         )
         if detected:
             extracted = dataclasses.replace(extracted, language=detected, language_detected=True)
@@ -205,7 +207,7 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
     authors: tuple[Author, ...] = md.ld_authors(obj, url) or md.meta_authors(meta)
     if not authors and entry is not None:
         authors = tuple(Author(name) for name in entry.authors)
-    image: Image | None = md.ld_image(obj, url)
+    image: Image | None = md.ld_image(obj, url, meta.jsonld)
     if image is None:
         og = meta.first("og:image", "og:image:url", "twitter:image")
         og_url = canonical_url(og, url) if og else None
