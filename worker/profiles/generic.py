@@ -105,13 +105,15 @@ def _block(node: _Element, base: str, blocks: list[Block], depth: int) -> None:
             blocks.append(table)
         return
     if tag == "list":
-        items = []
+        texts, items = [], []
         for item in node:
             text, markdown = _inline(item)
             if squash(text):
+                texts.append(squash(text))
                 items.append(squash(markdown))
         if items:
-            blocks.append(Block("list", text="\n".join(items), items=tuple(items)))
+            # text plain like every block's, items in Markdown (links kept) for rendering
+            blocks.append(Block("list", text="\n".join(texts), items=tuple(items)))
         return
     text, markdown = _inline(node)
     text, markdown = squash(text), squash(markdown)
