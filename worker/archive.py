@@ -142,7 +142,9 @@ class Archive:
                     files = []
                     results.append(exc)
                 batch.append(files)
-            staged_files = [(index, staged) for index, files in enumerate(batch) for staged in files]
+            staged_files = [
+                (index, staged) for index, files in enumerate(batch) for staged in files
+            ]
             synced = _side_by_side(_Staged.sync, [staged for _, staged in staged_files])
             for (index, staged), error in zip(staged_files, synced, strict=True):
                 if error is not None and batch[index]:

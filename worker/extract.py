@@ -84,4 +84,3 @@ def _tidy(result: Extracted) -> Extracted:
     if body is result.body and language == result.language:
         return result
     return dataclasses.replace(result, body=body, language=language)
-

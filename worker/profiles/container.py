@@ -119,11 +119,11 @@ def _common_ancestor(nodes: list[LexborNode]) -> LexborNode | None:
     return path[top]
 
 
-def focused(node: LexborNode) -> str:
+def focused(node: LexborNode) -> LexborHTMLParser:
     """The container as a page of its own, without its first ``<h1>``: the headline, a field of
     its own, which trafilatura keeps when it no longer sees it as the page's title."""
     page = LexborHTMLParser(f"<html><body>{node.html or ''}</body></html>")
     headline = page.css_first("h1")
     if headline is not None:
         headline.decompose()
-    return page.html or ""
+    return page
