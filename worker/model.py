@@ -71,6 +71,8 @@ class Extracted:
     section: str | None = None
     tags: tuple[str, ...] = ()
     language: str | None = None
+    # True when ``language`` was identified from the text because the page stated none.
+    language_detected: bool = False
     description: str | None = None
     lead_image: Image | None = None
     body: tuple[Block, ...] = ()
@@ -87,8 +89,9 @@ class Extracted:
         """Plain text of the body: paragraphs (and headings, quotes, list items) by blank lines."""
         parts: list[str] = []
         for block in self.body:
-            if block.type in ("paragraph", "heading", "quote", "aside") and block.text:
+            if (
+                block.type in ("paragraph", "heading", "quote", "aside", "list", "table")
+                and block.text
+            ):
                 parts.append(block.text)
-            elif block.type in ("list", "table") and block.items:
-                parts.append("\n".join(block.items))
         return "\n\n".join(parts)

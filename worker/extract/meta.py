@@ -94,7 +94,12 @@ def page_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
         tag = node.tag
         attrs = node.attributes
         if tag == "meta":
-            key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+            key = (
+                attrs.get("property")
+                or attrs.get("name")
+                or attrs.get("itemprop")
+                or attrs.get("http-equiv")  # content-language
+            )
             content = attrs.get("content")
             if key and content is not None:
                 meta.setdefault(key.strip().lower(), []).append(content)

@@ -81,6 +81,7 @@ def build(
         "section": extracted.section,
         "tags": list(extracted.tags),
         "language": extracted.language,
+        "language_detected": extracted.language_detected,
         "description": extracted.description,
         "lead_image": (
             {"url": image.url, "caption": image.caption, "credit": image.credit} if image else None

@@ -132,21 +132,40 @@ def meta_keywords(meta: PageMeta) -> tuple[str, ...]:
     return tuple(dict.fromkeys(squash(t) for t in tags if squash(t)))
 
 
-def ld_image(obj: dict[str, Any], base: str) -> Image | None:
-    raw = obj.get("image")
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    if isinstance(raw, str):
-        url = canonical_url(raw, base)
-        return Image(url) if url else None
-    if isinstance(raw, dict):
-        src = raw.get("url") or raw.get("contentUrl")
+def ld_image(
+    obj: dict[str, Any], base: str, graph: tuple[dict[str, Any], ...] = ()
+) -> Image | None:
+    """The article's ``image`` (else ``thumbnailUrl``): a URL, an ImageObject, a list of either
+    (its first ImageObject with a URL wins, else its first URL), or a reference
+    (``{"@id": ...}``, as Yoast writes) to an ImageObject among ``graph``. An ImageObject gives
+    its ``caption`` and a credit from ``creditText``, ``copyrightHolder``, ``creator`` or
+    ``author``."""
+    raw = obj.get("image") or obj.get("thumbnailUrl")
+    items = raw if isinstance(raw, list) else [raw]
+    objects = [_resolve(item, graph) for item in items[:20] if isinstance(item, dict)]
+    for item in objects:
+        src = item.get("url") or item.get("contentUrl")
         url = canonical_url(src, base) if isinstance(src, str) else None
         if url:
-            credit = _string(raw.get("creditText")) or _string(raw.get("copyrightHolder"))
-            credit = credit or _string(raw.get("author"))
-            return Image(url, _string(raw.get("caption")), credit)
+            credit = None
+            for key in ("creditText", "copyrightHolder", "creator", "author"):
+                credit = credit or _string(item.get(key))
+            return Image(url, _string(item.get("caption")), credit)
+    for value in items[:20]:
+        url = canonical_url(value, base) if isinstance(value, str) else None
+        if url:
+            return Image(url)
     return None
+
+
+def _resolve(item: dict[str, Any], graph: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """The object a bare ``{"@id": ...}`` reference names, else the item itself."""
+    ref = item.get("@id")
+    if isinstance(ref, str) and not (item.keys() - {"@id", "@type"}):
+        for candidate in graph:
+            if candidate.get("@id") == ref and candidate is not item:
+                return candidate
+    return item
 
 
 def breadcrumb_section(meta: PageMeta, position: int = 2) -> str | None:
