@@ -139,7 +139,7 @@ def test_absurd_response_header_is_a_clear_error_and_the_run_goes_on(
     assert code == 1 and "Traceback" not in err
     events = [json.loads(line) for line in err.splitlines()]
     failed = [e for e in events if e["event"] == "article_failed"]
-    assert failed and failed[0]["reason"] == "network"
+    assert failed and failed[0]["reason"] == "bad_response"
     assert len(records(archive_dir)) == 9
 
 

@@ -1,6 +1,6 @@
 """The one error tree of news-worker.
 
-Library exceptions (httpx, sqlite3, OSError, feedparser's bozo reports) are translated into these
+Library exceptions (aiohttp, sqlite3, OSError, feedparser's bozo reports) are translated into these
 once, at the boundary where they happen, with ``raise ... from exc``. Everything above the
 boundary only sees this tree::
 

@@ -53,6 +53,6 @@ def configure(*, json_lines: bool, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "apscheduler"):
+    for noisy in ("aiohttp", "trafilatura", "htmldate", "courlan", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.ERROR)

@@ -28,7 +28,9 @@ async def one_run(
     archive.sweep()
     display = Progress() if progress else None
     try:
-        async with Fetcher(settings.http, settings.retry, robots_store=state) as fetcher:
+        async with Fetcher(
+            settings.http, settings.retry, robots_store=state, host_book=state
+        ) as fetcher:
             pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
             try:
                 yield pipeline, display

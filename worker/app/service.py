@@ -68,6 +68,7 @@ class Service:
                 self.settings.retry,
                 on_request=metrics.request_done,
                 robots_store=state,
+                host_book=state,
             ) as fetcher:
                 self.pipeline = Pipeline(self.settings, state, self.archive, fetcher, metrics)
                 await ops.start()

@@ -27,20 +27,26 @@ def _section(name: str, table: object, env: Mapping[str, str]) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"[{name}]: expected a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    keys = [n for n, f in fields.items() if f.metadata["kind"] != "env"]
     for key in table:
-        if key not in fields:
-            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(fields)})")
+        if key not in keys:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(keys)})")
     values: dict[str, Any] = {}
     for fname, f in fields.items():
+        kind = f.metadata["kind"]
         env_name = f"NEWS_WORKER_{name.upper()}_{fname.upper()}"
+        standard = [v for n in f.metadata["env"] for v in (n, n.lower()) if env.get(v)]
         raw: object
-        if env_name in env:
+        if kind != "env" and env_name in env:
             raw, key = env[env_name], env_name
-        elif fname in table:
+        elif kind != "env" and fname in table:
             raw, key = table[fname], f"{name}.{fname}"
+        elif standard:
+            raw, key = env[standard[0]], standard[0]
+            kind = "proxy" if kind == "env" else kind
         else:
             continue
-        values[fname] = convert(f.metadata["kind"], raw, key, f.metadata["minimum"])
+        values[fname] = convert(kind, raw, key, f.metadata["minimum"])
     return cls(**values)
 
 
@@ -74,6 +80,9 @@ def _source(index: int, table: object, profiles: Collection[str] | None) -> Sour
         not isinstance(sitemap, str) or not re.match(r"^https?://", sitemap)
     ):
         raise ConfigError(f"{where}.sitemap: expected an http(s) URL, got {sitemap!r}")
+    proxy = table.get("proxy")
+    if proxy is not None:
+        proxy = convert("proxy", proxy, f"{where}.proxy", None)
     interval = parse_duration(table.get("interval", "10m"), f"{where}.interval")
     if interval < 1:
         raise ConfigError(f"{where}.interval: must be at least 1s")
@@ -85,6 +94,7 @@ def _source(index: int, table: object, profiles: Collection[str] | None) -> Sour
         interval=interval,
         honour_ttl=convert("bool", table.get("honour_ttl", False), f"{where}.honour_ttl", None),
         enabled=convert("bool", table.get("enabled", True), f"{where}.enabled", None),
+        proxy=proxy,
     )
 
 

@@ -14,8 +14,13 @@ from worker.errors import ConfigError
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-def _meta(kind: str, doc: str, *, minimum: float | None = None) -> dict[str, Any]:
-    return {"kind": kind, "doc": doc, "minimum": minimum}
+def _meta(
+    kind: str, doc: str, *, minimum: float | None = None, env: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A key's declaration. ``env``: standard environment variables (``HTTPS_PROXY``...) that
+    give the value when neither the file nor a ``NEWS_WORKER_`` variable does; a key of kind
+    ``env`` is read only from them (it is not a key of the file)."""
+    return {"kind": kind, "doc": doc, "minimum": minimum, "env": env}
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,40 @@ class HttpSettings:
     allow_private_addresses: bool = field(
         default=False,
         metadata=_meta("bool", "allow loopback/private targets (tests and local mirrors only)"),
+    )
+    allow_networks: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(
+            "networks", "private networks allowed anyway (CIDR, e.g. a local mirror's address)"
+        ),
+    )
+    proxy: str = field(
+        default="",
+        metadata=_meta(
+            "proxy",
+            'proxy for every request, "http://[user:password@]host:port"; empty: the '
+            'environment\'s HTTP_PROXY / HTTPS_PROXY; "direct": none at all',
+        ),
+    )
+    no_proxy: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(
+            "list", "hosts (and their subdomains) never reached through a proxy", env=("NO_PROXY",)
+        ),
+    )
+    http_proxy_env: str = field(
+        default="", metadata=_meta("env", "proxy for http URLs", env=("HTTP_PROXY",))
+    )
+    https_proxy_env: str = field(
+        default="", metadata=_meta("env", "proxy for https URLs", env=("HTTPS_PROXY",))
+    )
+    ca_bundle: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "path",
+            "PEM file of the certificate authorities to trust (default: certifi's)",
+            env=("SSL_CERT_FILE",),
+        ),
     )
 
 
@@ -163,6 +202,7 @@ class SourceSettings:
     interval: float = 600.0
     honour_ttl: bool = False
     enabled: bool = True
+    proxy: str | None = None  # this source's proxy, over http.proxy and the environment
 
 
 @dataclass(frozen=True)
@@ -190,4 +230,13 @@ SECTIONS: dict[str, type[Any]] = {
     "retry": RetrySettings,
     "service": ServiceSettings,
 }
-SOURCE_KEYS = {"name", "profile", "feeds", "sitemap", "interval", "honour_ttl", "enabled"}
+SOURCE_KEYS = {
+    "name",
+    "profile",
+    "feeds",
+    "sitemap",
+    "interval",
+    "honour_ttl",
+    "enabled",
+    "proxy",
+}

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from worker.errors import ConfigError
 
@@ -77,6 +79,42 @@ def convert(kind: str, value: object, key: str, minimum: float | None) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
         result = value
+    elif kind == "list":
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{key}: expected a list of names, got {value!r}")
+        result = tuple(value)
+    elif kind == "networks":
+        result = convert("list", value, key, None)
+        for network in result:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(f"{key}: not a network such as 10.0.0.0/8: {network!r}") from None
+    elif kind == "proxy":
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a proxy URL, got {value!r}")
+        result = value.strip()
+        if result not in ("", "direct"):
+            parts = urlsplit(result)
+            try:
+                _ = parts.port
+            except ValueError:
+                parts = urlsplit("bad:")
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                not in (
+                    "",
+                    "/",
+                )
+            ):
+                raise ConfigError(
+                    f'{key}: expected a proxy URL such as "http://proxy.example:3128", '
+                    f"got {mask_url(result)!r}"
+                )
     elif kind == "path":
         if not isinstance(value, str) or not value.strip() or "\x00" in value:
             raise ConfigError(f"{key}: expected a path, got {value!r}")
@@ -86,3 +124,14 @@ def convert(kind: str, value: object, key: str, minimum: float | None) -> Any:
     if minimum is not None and result < minimum:
         raise ConfigError(f"{key}: must be at least {minimum}, got {value!r}")
     return result
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and ``config show``)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:***@{hostport}" if ":" in userinfo else parts.netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

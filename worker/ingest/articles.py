@@ -135,7 +135,7 @@ class Articles:
         """Fetch, extract and archive one article."""
         context = self.context
         started = time.monotonic()
-        response = await context.fetcher.get(item.url)
+        response = await context.fetcher.get(item.url, proxy=source.proxy)
         if not response.body or response.body.isspace():
             raise TransientFetchError(
                 f"{item.url}: empty body (HTTP {response.status})",

@@ -150,7 +150,7 @@ class Backfill:
             self.outcome.files_skipped_done += 1
             return
         try:
-            response = await self.fetcher.get(url)
+            response = await self.fetcher.get(url, proxy=self.source.proxy)
             parsed = await asyncio.to_thread(sitemaps.parse, response.body, response.url)
         except (FetchError, ParseError) as exc:
             self.outcome.files_failed += 1

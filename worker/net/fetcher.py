@@ -1,11 +1,16 @@
 """The network's one door: every request news-worker sends goes through :class:`Fetcher`.
 
-One shared ``httpx.AsyncClient``; per-host concurrency and a minimum gap between request starts
-(:mod:`.politeness`); robots.txt (:mod:`.robots`); a guard against loopback/private/reserved
-targets on every redirect hop (:mod:`.guard`); redirects followed by hand (at most five, loops detected); a total deadline per request; the body cap
-enforced while streaming and after decompression (:mod:`.decoding`: we decompress ourselves,
-with a bound, so a gzip bomb never expands in memory); tenacity retries on transient failures only, honouring
-Retry-After up to a cap. httpx exceptions are translated here into :mod:`worker.errors`.
+Requests wait in the frontier's per-host queues (:mod:`.frontier`: a host's concurrency and the
+gap between its starts, shared across processes through the state; the global limit counts
+requests on the wire); robots.txt is obeyed (:mod:`.robots`); the address guard sits in the
+connector's resolver, on every redirect hop (:mod:`.guard`); proxies are chosen per request
+(:mod:`.proxies`); redirects are followed by hand (at most five, loops detected); a total
+deadline bounds each request; the body cap holds while streaming and after decompression
+(:mod:`.decoding`: we decompress ourselves, with a bound, so a gzip bomb never expands in
+memory); tenacity retries transient failures only, honouring Retry-After up to a cap, and a
+request that ran past its deadline is not retried in the same run (it would cost the deadline
+again). The transport (:mod:`.transport`) translates the HTTP library's errors into
+:mod:`worker.errors`.
 """
 
 from __future__ import annotations
@@ -16,19 +21,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from worker.config import HttpSettings, RetrySettings
-from worker.errors import GoneError, PermanentFetchError, TransientFetchError
+from worker.errors import FetchError, GoneError, PermanentFetchError, TransientFetchError
 from worker.net.decoding import BodyDecoder
-from worker.net.guard import AddressGuard, Resolver
+from worker.net.frontier import Frontier
+from worker.net.guard import AddressPolicy, GuardedResolver, Resolver
 from worker.net.headers import now_utc, retry_delay
-from worker.net.politeness import HostGate
+from worker.net.proxies import Proxies
 from worker.net.robots import Robots, RobotsStore
-from worker.net.transport import pooled_transport
+from worker.net.transport import AiohttpTransport, Exchange, Transport, drain
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +45,27 @@ TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522
 
 @dataclass(frozen=True)
 class Response:
-    """What a fetch produced: final URL, status, lower-cased headers and the decoded body."""
+    """What a fetch produced: final URL, status, lower-cased headers, the decoded body, and the
+    address it came from."""
 
     url: str
     status: int
     headers: Mapping[str, str]
     body: bytes
     elapsed: float
+    peer: str | None = None
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+class HostBook(Protocol):
+    """Books request starts per host where every process on the same state sees them."""
+
+    def reserve_host(self, host: str, gap: float) -> float:
+        """Book the next start on ``host``; returns the seconds to wait before it."""
+        ...
 
 
 class Fetcher:
@@ -60,28 +76,37 @@ class Fetcher:
         http: HttpSettings,
         retry: RetrySettings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         resolver: Resolver | None = None,
         on_request: Callable[[str, int | None, float], None] | None = None,
         robots_store: RobotsStore | None = None,
+        host_book: HostBook | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.http = http
         self.retry = retry
-        self._client = httpx.AsyncClient(
-            transport=transport or pooled_transport(http),
-            follow_redirects=False,
-            timeout=httpx.Timeout(http.timeout),
-            headers={
-                "User-Agent": http.user_agent,
-                "Accept-Encoding": "gzip, deflate",
-                "Accept": "*/*",
-            },
-            trust_env=False,
+        self._headers = {
+            "User-Agent": http.user_agent,
+            "Accept-Encoding": "gzip, deflate",
+            "Accept": "*/*",
+        }
+        self._proxies = Proxies(http)
+        self._resolver = GuardedResolver(
+            AddressPolicy(
+                allow_private=http.allow_private_addresses,
+                allow_networks=http.allow_networks,
+                exempt=self._proxies.hosts,
+            ),
+            resolver,
         )
-        self._global = asyncio.Semaphore(http.max_connections)
-        self._gates: dict[str, HostGate] = {}
-        self._guard = AddressGuard(allow_private=http.allow_private_addresses, resolver=resolver)
+        self._transport = transport
+        self._frontier = Frontier(
+            max_active=http.max_connections,
+            per_host=http.per_host_concurrency,
+            gap=http.per_host_delay,
+            reserve=self._reserve if host_book is not None else None,
+        )
+        self._host_book = host_book
         self._robots = Robots(
             self._robots_body, failure_pause=http.robots_failure_pause, store=robots_store
         )
@@ -89,15 +114,29 @@ class Fetcher:
         self._sleep = sleep
 
     async def __aenter__(self) -> Fetcher:
+        if self._transport is None:
+            self._transport = AiohttpTransport(self.http, self._resolver)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._client.aclose()
+        if self._transport is not None:
+            await self._transport.close()
+        await self._resolver.close()
+
+    async def _reserve(self, host: str, gap: float) -> float:
+        assert self._host_book is not None
+        return self._host_book.reserve_host(host, gap)
 
     async def get(
-        self, url: str, *, headers: Mapping[str, str] | None = None, robots: bool = True
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        robots: bool = True,
+        proxy: str | None = None,
     ) -> Response:
-        """GET with retries on transient failures. Raises :class:`FetchError` subclasses."""
+        """GET with retries on transient failures. Raises :class:`FetchError` subclasses.
+        ``proxy``: the source's own proxy, if it has one."""
         cap = self.retry.retry_after_cap
 
         def too_long(state: RetryCallState) -> bool:
@@ -108,7 +147,8 @@ class Fetcher:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            # Exponential from ``backoff`` up to ``max_backoff``, plus up to one ``backoff`` of jitter.
+            # Exponential from ``backoff`` up to ``max_backoff``, plus up to one ``backoff`` of
+            # jitter.
             exponent = min(state.attempt_number - 1, 30)
             delay = min(self.retry.max_backoff, self.retry.backoff * 2**exponent)
             delay += random.uniform(0, self.retry.backoff)
@@ -117,23 +157,25 @@ class Fetcher:
             return float(delay)
 
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TransientFetchError),
+            retry=retry_if_exception(_worth_retrying),
             stop=too_long,
             wait=wait,
             sleep=self._sleep,
             reraise=True,
         ):
             with attempt:
-                return await self._get_once(url, dict(headers or {}), robots)
+                return await self._get_once(url, dict(headers or {}), robots, proxy)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _get_once(self, url: str, headers: dict[str, str], robots: bool) -> Response:
+    async def _get_once(
+        self, url: str, headers: dict[str, str], robots: bool, proxy: str | None
+    ) -> Response:
         seen = {url}
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             if robots and self.http.respect_robots:
-                await self._robots.check(current)
-            response = await self._request(current, headers)
+                await self._robots.check(current, proxy)
+            response = await self._request(current, headers, proxy)
             if response.status not in REDIRECT_STATUSES:
                 return response
             location = response.headers.get("location")
@@ -159,27 +201,20 @@ class Fetcher:
             f"{url}: more than {MAX_REDIRECTS} redirects", reason="too_many_redirects"
         )
 
-    async def _robots_body(self, url: str) -> bytes:
-        return (await self._get_once(url, {}, robots=False)).body
+    async def _robots_body(self, url: str, proxy: str | None) -> bytes:
+        return (await self._get_once(url, {}, False, proxy)).body
 
-    def _gate(self, host: str) -> HostGate:
-        gate = self._gates.get(host)
-        if gate is None:
-            gate = self._gates[host] = HostGate(
-                self.http.per_host_concurrency, self.http.per_host_delay
-            )
-        return gate
-
-    async def _request(self, url: str, headers: dict[str, str]) -> Response:
-        await self._guard.check(url)
+    async def _request(self, url: str, headers: dict[str, str], proxy: str | None) -> Response:
+        chosen = self._proxies.for_url(url, proxy)
+        await self._resolver.check_url(url, resolve=chosen is not None)
         host = urlsplit(url).netloc.lower()
         status: int | None = None
         started = time.monotonic()
         try:
-            async with self._global, self._gate(host).slot():
+            async with self._frontier.slot(host):
                 started = time.monotonic()
                 async with asyncio.timeout(self.http.request_deadline):
-                    response = await self._stream(url, headers)
+                    response = await self._exchange(url, headers, chosen)
                     status = response.status
         except TimeoutError as exc:
             raise TransientFetchError(
@@ -191,60 +226,41 @@ class Fetcher:
                 self._on_request(host, status, time.monotonic() - started)
         return self._classify(response)
 
-    async def _stream(self, url: str, headers: dict[str, str]) -> Response:
-        cap = self.http.max_body_bytes
+    async def _exchange(self, url: str, headers: dict[str, str], proxy: str | None) -> Response:
+        assert self._transport is not None, "use the fetcher with async with"
         started = time.monotonic()
-        try:
-            async with self._client.stream("GET", url, headers=headers) as raw:
-                resp_headers = {k.lower(): v for k, v in raw.headers.items()}
-                if raw.status_code in REDIRECT_STATUSES or raw.status_code == 304:
-                    return Response(url, raw.status_code, resp_headers, b"", 0.0)
-                length = resp_headers.get("content-length", "")
-                if length.isdigit() and int(length) > cap and 200 <= raw.status_code < 300:
-                    raise PermanentFetchError(
-                        f"{url}: body of {length} bytes is over the cap of {cap}",
-                        reason="too_large",
-                        status=raw.status_code,
-                    )
-                decoder = BodyDecoder(resp_headers.get("content-encoding", ""))
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in raw.aiter_raw():
-                    out = decoder.feed(chunk, cap - size)
-                    size += len(out)
-                    if size > cap:
-                        raise PermanentFetchError(
-                            f"{url}: body over the cap of {cap} bytes",
-                            reason="too_large",
-                            status=raw.status_code,
-                        )
-                    chunks.append(out)
-                return Response(
-                    str(raw.url),
-                    raw.status_code,
-                    resp_headers,
-                    b"".join(chunks),
-                    time.monotonic() - started,
+        async with self._transport.open(url, {**self._headers, **headers}, proxy=proxy) as raw:
+            if raw.status in REDIRECT_STATUSES or raw.status == 304:
+                await drain(raw)  # so the connection serves the next request
+                return Response(url, raw.status, raw.headers, b"", 0.0, raw.peer)
+            body = await self._read(url, raw)
+            return Response(
+                url, raw.status, raw.headers, body, time.monotonic() - started, raw.peer
+            )
+
+    async def _read(self, url: str, raw: Exchange) -> bytes:
+        cap = self.http.max_body_bytes
+        length = raw.headers.get("content-length", "")
+        if length.isdigit() and int(length) > cap and 200 <= raw.status < 300:
+            raise PermanentFetchError(
+                f"{url}: body of {length} bytes is over the cap of {cap}",
+                reason="too_large",
+                status=raw.status,
+            )
+        decoder = BodyDecoder(raw.headers.get("content-encoding", ""))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in raw.body:
+            out = decoder.feed(chunk, cap - size)
+            size += len(out)
+            if size > cap:
+                raise PermanentFetchError(
+                    f"{url}: body over the cap of {cap} bytes",
+                    reason="too_large",
+                    status=raw.status,
                 )
-        except httpx.TimeoutException as exc:
-            raise TransientFetchError(
-                f"{url}: timed out ({type(exc).__name__})", reason="timeout"
-            ) from exc
-        except (
-            httpx.ConnectError,
-            httpx.ReadError,
-            httpx.WriteError,
-            httpx.RemoteProtocolError,
-        ) as exc:
-            raise TransientFetchError(
-                f"{url}: {type(exc).__name__}: {exc or 'connection failed'}", reason="network"
-            ) from exc
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-            raise PermanentFetchError(f"{url}: {exc}", reason="bad_url") from exc
-        except httpx.HTTPError as exc:
-            raise TransientFetchError(
-                f"{url}: {type(exc).__name__}: {exc}", reason="network"
-            ) from exc
+            chunks.append(out)
+        return b"".join(chunks)
 
     @staticmethod
     def _classify(response: Response) -> Response:
@@ -262,3 +278,12 @@ class Fetcher:
                 retry_after=retry_delay(response.headers, now_utc()),
             )
         raise PermanentFetchError(where, reason=f"http_{status}", status=status)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Transient failures, except a request that ran past its deadline: trying it again now
+    would cost the deadline once more; it is requeued with backoff instead."""
+    return isinstance(exc, TransientFetchError) and exc.reason != "deadline"
+
+
+__all__ = ["FetchError", "Fetcher", "HostBook", "Response"]

@@ -1,20 +1,29 @@
 """The private-address guard: news-worker fetches only from public addresses unless told
 otherwise, so a feed cannot point it at the machine's own network (loopback, private,
-link-local, reserved ranges), on any redirect hop."""
+link-local, reserved ranges).
+
+The guard sits where the connection is made: the connector's resolver (:class:`GuardedResolver`)
+checks the very addresses the connection will use, on every redirect hop, so a name that
+answers a public address to a check and a private one to the connect (DNS rebinding) has no
+second answer to give. Addresses written in the URL never reach a resolver and are checked
+before the request; so is the target of a request through a proxy (the proxy, not us, connects
+to it: it resolves the name again, under its own rules).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
 from worker.errors import PermanentFetchError, TransientFetchError
 
-Resolver = Callable[[str, int], Awaitable[Any]]
+Resolver = Callable[[str, int], Awaitable[Any]]  # (host, port) -> addresses, for tests
 
 
 def is_public_address(address: str) -> bool:
@@ -39,48 +48,102 @@ def is_public_address(address: str) -> bool:
     return not blocked
 
 
+class PrivateAddressRefused(Exception):
+    """Raised inside the connector (not an OSError, so aiohttp passes it through unwrapped)."""
 
-class AddressGuard:
-    """Refuses URLs whose host resolves to a non-public address (answers cached a minute)."""
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver | None = None) -> None:
+class AddressPolicy:
+    """Which addresses may be connected to."""
+
+    def __init__(
+        self, *, allow_private: bool, allow_networks: Iterable[str] = (), exempt: Iterable[str] = ()
+    ) -> None:
         self.allow_private = allow_private
-        self._resolver = resolver
-        self._resolved: dict[str, tuple[float, bool]] = {}
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+        self.exempt = {h.lower().rstrip(".") for h in exempt}
 
-    async def check(self, url: str) -> None:
-        if self.allow_private:
+    def allowed(self, address: str) -> bool:
+        if self.allow_private or is_public_address(address):
+            return True
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        return any(ip in network for network in self._networks)
+
+    def check(self, host: str, addresses: list[str]) -> None:
+        """Raise :class:`PrivateAddressRefused` unless every address may be connected to."""
+        if host.lower().rstrip(".") in self.exempt:
             return
+        if not addresses or not all(self.allowed(a) for a in addresses):
+            raise PrivateAddressRefused(refusal(host))
+
+
+def refusal(host: str) -> str:
+    return (
+        f"refused: {host} is a loopback, private or reserved address "
+        "(set http.allow_private_addresses or http.allow_networks to allow)"
+    )
+
+
+def literal(host: str) -> str | None:
+    """The address if ``host`` is an IP literal (``[::1]`` included), else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+class GuardedResolver(AbstractResolver):
+    """The connector's resolver: the name's addresses, each checked by the policy."""
+
+    def __init__(self, policy: AddressPolicy, inner: Resolver | None = None) -> None:
+        self.policy = policy
+        self._inner = inner
+        self._threaded: ThreadedResolver | None = None
+
+    async def addresses(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[str]:
+        if self._inner is not None:
+            return [str(a) for a in await self._inner(host, port)]
+        if self._threaded is None:
+            self._threaded = ThreadedResolver()
+        return [r["host"] for r in await self._threaded.resolve(host, port, family)]
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self.addresses(host, port, family)
+        self.policy.check(host, found)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in found
+        ]
+
+    async def close(self) -> None:
+        if self._threaded is not None:
+            await self._threaded.close()
+
+    async def check_url(self, url: str, *, resolve: bool) -> None:
+        """Check what the connector will not: an IP written in the URL, and (``resolve``) the
+        target of a request through a proxy. Raises :class:`PermanentFetchError`."""
         parts = urlsplit(url)
         host = parts.hostname or ""
-        cached = self._resolved.get(host)
-        now = time.monotonic()
-        if cached and cached[0] > now:
-            allowed = cached[1]
-        else:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            try:
-                addresses = await self._resolve(host, port)
-            except OSError as exc:
-                raise TransientFetchError(
-                    f"{host}: cannot resolve: {exc}", reason="dns_error"
-                ) from exc
-            allowed = bool(addresses) and all(is_public_address(a) for a in addresses)
-            self._resolved[host] = (now + 60.0, allowed)
-        if not allowed:
-            raise PermanentFetchError(
-                f"{url}: refused: {host} is a loopback, private or reserved address "
-                "(set http.allow_private_addresses to allow)",
-                reason="private_address",
-            )
-
-    async def _resolve(self, host: str, port: int) -> list[str]:
+        address = literal(host)
+        if address is None and not resolve:
+            return
         try:
-            return [str(ipaddress.ip_address(host.strip("[]")))]
-        except ValueError:
-            pass
-        if self._resolver is not None:
-            return list(await self._resolver(host, port))
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        return [str(info[4][0]) for info in infos]
-
+            if address is not None:
+                self.policy.check(host, [address])
+            else:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                self.policy.check(host, await self.addresses(host, port))
+        except PrivateAddressRefused as exc:
+            raise PermanentFetchError(f"{url}: {exc}", reason="private_address") from exc
+        except OSError as exc:
+            raise TransientFetchError(f"{host}: cannot resolve: {exc}", reason="dns_error") from exc

@@ -30,13 +30,12 @@ class RobotsStore(Protocol):
     def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
 
 
-
 class Robots:
-    """The robots.txt rules of every origin asked about; ``fetch(url)`` reads one body."""
+    """The robots.txt rules of every origin asked about; ``fetch(url, proxy)`` reads one body."""
 
     def __init__(
         self,
-        fetch: Callable[[str], Awaitable[bytes]],
+        fetch: Callable[[str, str | None], Awaitable[bytes]],
         *,
         failure_pause: float,
         store: RobotsStore | None = None,
@@ -47,7 +46,7 @@ class Robots:
         self._robots: dict[str, tuple[float, Protego | None, str | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def check(self, url: str) -> None:
+    async def check(self, url: str, proxy: str | None = None) -> None:
         """Raise if ``url`` may not be fetched now (disallowed, or its robots.txt failing)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.lower()}"
@@ -55,7 +54,7 @@ class Robots:
         async with lock:
             entry = self._robots.get(origin)
             if entry is None or entry[0] < time.monotonic():
-                entry = await self._load(origin)
+                entry = await self._load(origin, proxy)
                 self._robots[origin] = entry
         _, parser, failure = entry
         if failure is not None:
@@ -70,7 +69,9 @@ class Robots:
                 f"{url}: disallowed by robots.txt", reason="robots_disallowed"
             )
 
-    async def _load(self, origin: str) -> tuple[float, Protego | None, str | None]:
+    async def _load(
+        self, origin: str, proxy: str | None
+    ) -> tuple[float, Protego | None, str | None]:
         """Expiry, parser (None: allow all) and why robots.txt was unavailable (None: it was)."""
         now = time.monotonic()
         stored = self._store.robots_get(origin) if self._store else None
@@ -79,7 +80,7 @@ class Robots:
             expiry = now + ROBOTS_TTL - (time.time() - stored[1])
         else:
             try:
-                body = await self._fetch(f"{origin}/robots.txt")
+                body = await self._fetch(f"{origin}/robots.txt", proxy)
                 text = body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace")
             except PermanentFetchError as exc:
                 # 4xx (and other permanent answers): no robots.txt means no restrictions.

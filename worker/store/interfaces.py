@@ -148,6 +148,13 @@ class StateStore(Protocol):
 
     def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
 
+    # politeness shared by every process on this state
+
+    def reserve_host(self, host: str, gap: float) -> float:
+        """Book the next request start on ``host``, at least ``gap`` after the one booked
+        before it (by any process); returns the seconds to wait until the booked start."""
+        ...
+
     # backfill progress: sitemap files whose URLs were queued, per date range
 
     def backfill_done(self, source: str, url: str, range_key: str) -> bool: ...

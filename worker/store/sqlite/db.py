@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS robots (
     body TEXT,
     fetched_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hosts (
+    host TEXT PRIMARY KEY,
+    next_start REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS backfill_files (
     source TEXT NOT NULL,
     url TEXT NOT NULL,

@@ -1,6 +1,9 @@
-"""State of feeds: validators and poll history; the robots.txt cache; backfill progress."""
+"""State of feeds: validators and poll history; the robots.txt cache; the next allowed request
+start per host (politeness across processes); backfill progress."""
 
 from __future__ import annotations
+
+import time
 
 from worker.store.interfaces import FeedRow, FeedState
 from worker.store.sqlite.db import Database
@@ -105,6 +108,20 @@ class FeedQueries(Database):
                 "fetched_at = excluded.fetched_at",
                 (origin, text, fetched_at),
             )
+
+    # politeness shared by every process on this state
+
+    def reserve_host(self, host: str, gap: float) -> float:
+        now = time.time()
+        with self.write() as db:
+            row = db.execute("SELECT next_start FROM hosts WHERE host = ?", (host,)).fetchone()
+            start = max(now, row[0]) if row is not None else now
+            db.execute(
+                "INSERT INTO hosts (host, next_start) VALUES (?, ?) "
+                "ON CONFLICT (host) DO UPDATE SET next_start = excluded.next_start",
+                (host, start + gap),
+            )
+        return start - now
 
     # backfill progress: sitemap files whose URLs were queued, per date range
 

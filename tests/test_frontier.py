@@ -1,0 +1,168 @@
+"""The frontier: per-host queues, the global limit counting requests on the wire only, so an
+idle host never waits behind another host's backlog; gaps and concurrency per host; and the
+same against real loopback servers through the fetcher."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import defaultdict
+from typing import Any
+
+from test_transport import answer, fetcher, read_request, serve
+
+from worker.net.frontier import Frontier
+
+
+def test_an_idle_hosts_request_does_not_wait_behind_another_hosts_backlog() -> None:
+    async def scenario() -> float:
+        frontier = Frontier(max_active=2, per_host=1, gap=0.05)
+
+        async def slow(host: str) -> None:
+            async with frontier.slot(host):
+                await asyncio.sleep(0.05)
+
+        backlog = [asyncio.create_task(slow("busy.example")) for _ in range(100)]
+        await asyncio.sleep(0.1)
+        queued = time.monotonic()
+        async with frontier.slot("idle.example"):
+            waited = time.monotonic() - queued
+        for task in backlog:
+            task.cancel()
+        await asyncio.gather(*backlog, return_exceptions=True)
+        assert frontier.active == 0 and frontier.waiting == 0
+        return waited
+
+    # Behind the backlog it would wait about 100 x 0.05 s; within one gap it waits ~nothing.
+    assert asyncio.run(scenario()) < 1.0
+
+
+def test_each_host_keeps_its_gap_and_concurrency_and_all_hosts_the_global_limit() -> None:
+    starts: dict[str, list[float]] = defaultdict(list)
+    active = {"now": 0, "most": 0}
+    per_host_now: dict[str, int] = defaultdict(int)
+    per_host_most: dict[str, int] = defaultdict(int)
+
+    async def scenario() -> None:
+        frontier = Frontier(max_active=3, per_host=2, gap=0.03)
+
+        async def request(host: str) -> None:
+            async with frontier.slot(host):
+                starts[host].append(time.monotonic())
+                active["now"] += 1
+                per_host_now[host] += 1
+                active["most"] = max(active["most"], active["now"])
+                per_host_most[host] = max(per_host_most[host], per_host_now[host])
+                await asyncio.sleep(0.05)
+                active["now"] -= 1
+                per_host_now[host] -= 1
+
+        hosts = [f"h{n}.example" for n in range(5)]
+        await asyncio.gather(*(request(h) for h in hosts for _ in range(6)))
+
+    asyncio.run(scenario())
+    assert active["most"] == 3
+    assert max(per_host_most.values()) <= 2
+    for host, times in starts.items():
+        assert len(times) == 6
+        assert all(b - a >= 0.029 for a, b in itertools.pairwise(times)), host
+
+
+def test_a_host_gets_its_concurrency_when_nothing_else_binds() -> None:
+    async def scenario() -> int:
+        frontier = Frontier(max_active=10, per_host=2, gap=0.01)
+        now = most = 0
+
+        async def request() -> None:
+            nonlocal now, most
+            async with frontier.slot("one.example"):
+                now += 1
+                most = max(most, now)
+                await asyncio.sleep(0.1)
+                now -= 1
+
+        await asyncio.gather(*(request() for _ in range(6)))
+        return most
+
+    assert asyncio.run(scenario()) == 2
+
+
+def test_cancelled_requests_leave_no_slot_taken() -> None:
+    async def scenario() -> None:
+        frontier = Frontier(max_active=1, per_host=1, gap=0.0)
+
+        async def hold(host: str, seconds: float) -> None:
+            async with frontier.slot(host):
+                await asyncio.sleep(seconds)
+
+        holder = asyncio.create_task(hold("a.example", 0.2))
+        await asyncio.sleep(0.01)
+        waiting = [asyncio.create_task(hold("b.example", 0.0)) for _ in range(5)]
+        await asyncio.sleep(0.01)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        await holder
+        assert frontier.active == 0 and frontier.waiting == 0
+        async with frontier.slot("b.example"):  # nothing was left holding the one slot
+            assert frontier.active == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_booked_start_elsewhere_delays_the_next_request_here() -> None:
+    booked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, gap: float) -> float:
+        booked.append((host, gap))
+        return 0.2 if len(booked) == 1 else 0.0  # another process started on it just now
+
+    async def scenario() -> float:
+        frontier = Frontier(max_active=4, per_host=1, gap=0.05, reserve=reserve)
+        started = time.monotonic()
+        async with frontier.slot("shared.example"):
+            return time.monotonic() - started
+
+    assert asyncio.run(scenario()) >= 0.19
+    assert booked == [("shared.example", 0.05)]
+
+
+def test_through_the_fetcher_a_second_host_is_served_beside_a_slow_hosts_backlog() -> None:
+    arrivals: dict[int, list[float]] = defaultdict(list)
+
+    def slow_after(delay: float, port: list[int]) -> Any:
+        async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
+            while True:
+                await read_request(reader)
+                arrivals[port[0]].append(time.monotonic())
+                await asyncio.sleep(delay)
+                writer.write(answer(b"ok"))
+                await writer.drain()
+
+        return handler
+
+    async def scenario() -> float:
+        slow_port: list[int] = [0]
+        fast_port: list[int] = [0]
+        async with (
+            serve(slow_after(0.2, slow_port)) as slow,
+            serve(slow_after(0.0, fast_port)) as fast,
+            fetcher(max_connections=2, per_host_concurrency=1, per_host_delay=0.1) as f,
+        ):
+            slow_port[0], fast_port[0] = slow.port, fast.port
+            backlog = [
+                asyncio.create_task(f.get(f"http://127.0.0.1:{slow.port}/{n}")) for n in range(100)
+            ]
+            await asyncio.sleep(0.5)
+            queued = time.monotonic()
+            await f.get(f"http://127.0.0.1:{fast.port}/one")
+            started = arrivals[fast.port][0] - queued
+            for task in backlog:
+                task.cancel()
+            await asyncio.gather(*backlog, return_exceptions=True)
+        return started
+
+    # Within one gap (0.1 s) of being queued, with room for a loaded machine; behind the backlog
+    # it would have waited for most of 100 slow answers (about 20 s).
+    assert asyncio.run(scenario()) < 1.5
