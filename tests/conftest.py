@@ -159,7 +159,7 @@ def all_files(archive: Path) -> list[str]:
     return sorted(
         p.relative_to(archive).as_posix()
         for p in archive.rglob("*")
-        if p.is_file() and ".state" not in p.parts
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(archive).parts)
     )
 
 

@@ -166,7 +166,7 @@ def test_sweep_removes_leftovers_of_dead_writers_only(tmp_path: Path) -> None:
     live = folder / f".a2.json{TMP_MARK}{os.getppid()}-abcd"
     stale.write_text("partial")
     live.write_text("in progress")
-    assert FolderArchive(tmp_path).sweep() == 1
+    assert FolderArchive(tmp_path).sweep_all() == 1
     assert not stale.exists() and live.exists()
 
 
@@ -260,3 +260,135 @@ def test_a_corrupt_sqlite_state_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a sqlite database" * 100)
     with pytest.raises(StateError, match="state rebuild"):
         SqliteState(path)
+
+
+class _Crash(BaseException):
+    """The process dying: nothing after it runs (not even ``except Exception``)."""
+
+
+@pytest.mark.parametrize("survived", [0, 1, 2, 3])
+def test_a_crash_between_any_two_renames_of_a_revision_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, survived: int
+) -> None:
+    """Revision 2 of an article is written as four files (the copies of revision 1's record and
+    raw page, the new raw page, the new record); the process dies after ``survived`` of them
+    are in place. Then the next run writes revision 2 again and revision 3 after it."""
+    import worker.store.files
+
+    archive = FolderArchive(tmp_path)
+    archive.write(_record("one"), REL, b"<html>1</html>")
+    real_place = worker.store.files.Staged.place
+    placed = []
+
+    def place(self: worker.store.files.Staged) -> None:
+        if len(placed) == survived:
+            raise _Crash
+        placed.append(self.path.name)
+        real_place(self)
+
+    monkeypatch.setattr(worker.store.files.Staged, "place", place)
+    with pytest.raises(_Crash):
+        archive.write(_record("two"), REL, b"<html>2</html>")
+    monkeypatch.setattr(worker.store.files.Staged, "place", real_place)
+    # Whatever was cut short, revision 1 and its page are there (as the current or the copy).
+    assert (archive.read_revision(REL, 1) or {}).get("text") == "one"
+    if (archive.read(REL) or {}).get("revision") == 1:
+        assert archive.read_raw(REL) in (b"<html>1</html>", b"<html>2</html>")
+
+    again = FolderArchive(tmp_path)  # the next run
+    assert again.sweep() >= 0
+    assert again.write(_record("two"), REL, b"<html>2</html>").revision == 2
+    assert again.write(_record("three"), REL, b"<html>3</html>").revision == 3
+    day = tmp_path / "mt/2024/12/27"
+    assert [(again.read_revision(REL, n) or {}).get("text") for n in (1, 2, 3)] == [
+        "one",
+        "two",
+        "three",
+    ]
+    assert gzip.decompress((day / "a1.r1.html.gz").read_bytes()) == b"<html>1</html>"
+    assert gzip.decompress((day / "a1.r2.html.gz").read_bytes()) == b"<html>2</html>"
+    assert again.read_raw(REL) == b"<html>3</html>"
+    assert again.revisions(REL) == [1, 2]
+
+
+def test_two_writers_of_one_article_lose_no_revision(tmp_path: Path) -> None:
+    """Writers in different processes (here threads with their own archives: the folder lock is
+    per open file, as between processes) each read the current revision and write the next."""
+    import threading
+
+    texts = [f"text {n}" for n in range(20)]
+
+    def writer(part: list[str]) -> None:
+        archive = FolderArchive(tmp_path)
+        for text in part:
+            archive.write(_record(text), REL, text.encode())
+
+    threads = [threading.Thread(target=writer, args=(texts[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    archive = FolderArchive(tmp_path)
+    current = archive.read(REL)
+    assert current is not None and current["revision"] == 20
+    kept = [(archive.read_revision(REL, n) or {}).get("text") for n in range(1, 21)]
+    assert sorted(kept) == sorted(texts)  # every one of them, once
+
+
+def test_new_folders_are_made_durable_in_their_parents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker.store.folder
+
+    synced: list[str] = []
+    real = worker.store.folder.sync_folder
+
+    def sync(folder: Path) -> None:
+        synced.append(folder.relative_to(tmp_path).as_posix() or ".")
+        real(folder)
+
+    monkeypatch.setattr(worker.store.folder, "sync_folder", sync)
+    archive = FolderArchive(tmp_path / "archive")
+    archive.write(_record("one"), REL, None)
+    assert sorted(synced) == sorted(
+        [
+            "archive/mt/2024/12/27",
+            "archive/mt/2024/12",
+            "archive/mt/2024",
+            "archive/mt",
+            "archive",
+            ".",
+        ]
+    )
+    synced.clear()
+    archive.write(_record("two"), REL, None)  # nothing new: only the day's folder
+    assert synced == ["archive/mt/2024/12/27"]
+
+
+def test_the_start_up_sweep_visits_only_the_folders_dead_writers_wrote_to(tmp_path: Path) -> None:
+    writer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from worker.store.folder import FolderArchive;"
+            "a = FolderArchive(pathlib.Path(sys.argv[1]));"
+            "a.write({'id': 'a1', 'content_hash': 'sha256:1', 'revision': 1}, sys.argv[2], None);"
+            "import os; print(os.getpid())",
+            str(tmp_path),
+            REL,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = writer.stdout.strip()
+    written = tmp_path / "mt/2024/12/27"
+    elsewhere = tmp_path / "mt/2024/11/01"
+    elsewhere.mkdir(parents=True)
+    for folder in (written, elsewhere):
+        (folder / f".a9.json{TMP_MARK}{dead}-abcd").write_text("left by the dead writer")
+    archive = FolderArchive(tmp_path)
+    assert archive.sweep() == 1  # the folder its log names; nothing else is walked
+    assert not list(written.glob(".*")) and list(elsewhere.glob(".*"))
+    assert not list((tmp_path / ".writers").iterdir())  # the dead writer's log is done with
+    assert archive.sweep_all() == 1

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from worker.ingest.leases import owner_is_dead
-from worker.store.interfaces import Archived, Discovered, Restored, StateStore
+from worker.store.interfaces import Archived, Discovered, Lease, Restored, StateStore
 
 
 def test_queue_discover_claim_fail_archive(state_store: StateStore) -> None:
@@ -18,10 +18,17 @@ def test_queue_discover_claim_fail_archive(state_store: StateStore) -> None:
     claimed = state.claim_due("mt", 100.0, "me", 60)
     assert [c.id for c in claimed] == ["a1"]
     assert state.claim_due("mt", 100.0, "other", 60) == []  # leased
-    state.failed("mt", "a1", error="http_500: boom", next_try_at=200.0, give_up=False)
+    failed = state.failed(
+        claimed[0].lease, error="http_500: boom", next_try_at=200.0, give_up=False
+    )
+    assert failed
     assert state.claim_due("mt", 150.0, "me", 60) == []  # not due yet
-    assert [c.attempts for c in state.claim_due("mt", 200.0, "me", 60)] == [1]
-    state.archived_many([Archived("mt", "a1", "mt/a1.json", "h", 1)], 201.0)
+    again = state.claim_due("mt", 200.0, "me", 60)
+    assert [c.attempts for c in again] == [1]
+    assert (
+        state.archived_many([Archived("mt", "a1", "mt/a1.json", "h", 1, again[0].token)], 201.0)
+        == []
+    )
     assert state.counts("mt") == {"queued": 0, "archived": 1, "gone": 0}
     # Same entry again: nothing; changed entry in the same feed: requeued; other feed: ignored.
     assert state.discover("mt", [item], 300.0) == (0, 0)
@@ -132,11 +139,12 @@ def test_articles_are_found_and_given_up_with_their_reason(state_store: StateSto
         for n in range(3)
     ]
     assert state.discover("mt", items, 1.0) == (3, 0)
-    assert len(state.claim_due("mt", 1.0, "me", 60, ids=["a0", "a2", "nope"])) == 2
-    state.failed("mt", "a0", error="http_404: gone", next_try_at=2.0, give_up=True)
-    state.release("mt", "a2", "someone else")  # not its lease: nothing changes
+    a0, a2 = state.claim_due("mt", 1.0, "me", 60, ids=["a0", "a2", "nope"])
+    assert state.failed(a0.lease, error="http_404: gone", next_try_at=2.0, give_up=True)
+    stale = Lease("mt", "a2", a2.token - 1)  # not its lease: nothing changes
+    assert not state.release(stale)
     assert state.claim_due("mt", 1.0, "other", 60, ids=["a2"]) == []
-    state.release("mt", "a2", "me")
+    assert state.release(a2.lease)
     assert [i.id for i in state.claim_due("mt", 1.0, "other", 60, ids=["a2"])] == ["a2"]
     gone = state.article("mt", "a0")
     assert gone is not None and (gone.status, gone.attempts, gone.last_error) == (
@@ -145,9 +153,11 @@ def test_articles_are_found_and_given_up_with_their_reason(state_store: StateSto
         "http_404: gone",
     )
     assert state.claim_due("mt", 5.0, "me", 60, ids=["a0"]) == []  # given up stays given up
-    state.archived_many(
-        [Archived("mt", "a1", "mt/2024/12/27/a1.json", "h1", 2, "https://x/b")], 3.0
+    [a1] = state.claim_due("mt", 5.0, "me", 60, ids=["a1"])
+    refused = state.archived_many(
+        [Archived("mt", "a1", "mt/2024/12/27/a1.json", "h1", 2, a1.token, "https://x/b")], 3.0
     )
+    assert refused == []
     [found] = state.find_article("a1")
     assert (found.status, found.path, found.revision, found.url) == (
         "archived",
@@ -157,3 +167,54 @@ def test_articles_are_found_and_given_up_with_their_reason(state_store: StateSto
     )
     assert state.article("mt", "nope") is None and state.find_article("a0") == []
     assert state.counts("mt") == {"queued": 1, "archived": 1, "gone": 1}
+
+
+def test_a_lease_is_renewed_while_held_and_a_stale_owners_writes_are_refused(
+    state_store: StateStore,
+) -> None:
+    """Time is passed in: A claims for 10 s and renews; B takes the article over only once A's
+    lease ran out; A's late writes are refused and leave B's claim alone."""
+    state = state_store
+    state.discover("mt", [Discovered("a1", "https://x/a1", "https://x/rss", None, "fp")], 0.0)
+    [held] = state.claim_due("mt", 0.0, "A", 10)
+    assert state.renew([held.lease], 8.0, 10) == []  # held until 18
+    assert state.claim_due("mt", 15.0, "B", 10) == []
+    assert state.renew([held.lease], 16.0, 10) == []  # held until 26
+    [taken] = state.claim_due("mt", 27.0, "B", 10)  # A stalled: its lease ran out
+    assert taken.token > held.token
+    assert state.renew([held.lease], 28.0, 10) == [held.lease]
+    assert not state.failed(held.lease, error="late", next_try_at=99.0, give_up=True)
+    assert not state.release(held.lease)
+    late = Archived("mt", "a1", "mt/a1.json", "h-A", 1, held.token)
+    assert state.archived_many([late], 29.0) == [late]
+    row = state.article("mt", "a1")
+    assert row is not None and (row.status, row.attempts, row.last_error) == ("queued", 0, None)
+    assert state.claim_due("mt", 30.0, "C", 10) == []  # still B's
+    assert (
+        state.archived_many([Archived("mt", "a1", "mt/a1.json", "h-B", 1, taken.token)], 31.0) == []
+    )
+    row = state.article("mt", "a1")
+    assert row is not None and (row.status, row.content_hash) == ("archived", "h-B")
+
+
+def test_a_revision_noted_without_a_lease_keeps_the_articles_place_in_the_queue(
+    state_store: StateStore,
+) -> None:
+    state = state_store
+    state.restore_archived(
+        [Restored("mt", "a1", "https://x/a1", "mt/a1.json", "https://x/rss", "h", 1)]
+    )
+    state.discover("mt", [Discovered("a1", "https://x/a1", "https://x/rss", None, "fp1")], 1.0)
+    changed = Discovered("a1", "https://x/a1", "https://x/rss", None, "fp2")
+    assert state.discover("mt", [changed], 2.0) == (0, 1)  # requeued: its entry changed
+    state.revised([Archived("mt", "a1", "mt/a1.json", "h2", 2, token=0)])  # reextract
+    row = state.article("mt", "a1")
+    assert row is not None and (row.status, row.revision, row.content_hash) == ("queued", 2, "h2")
+
+
+def test_bookings_keep_one_gap_per_host_whoever_asks(state_store: StateStore) -> None:
+    state = state_store
+    waits = [state.reserve_host("news.example", 0.5) for _ in range(3)]
+    assert waits[0] == 0.0
+    assert 0.4 < waits[1] <= 0.5 and 0.9 < waits[2] <= 1.0
+    assert state.reserve_host("other.example", 0.5) == 0.0

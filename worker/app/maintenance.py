@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -11,7 +10,7 @@ from worker.app.runs import parse_day
 from worker.config import Settings
 from worker.errors import WorkerError
 from worker.extract import extract
-from worker.ingest.entries import entry_from_json
+from worker.ingest.entries import entry_from_dict, entry_from_json
 from worker.parse import dates
 from worker.store import describe_state, open_archive, open_state, state_for_rebuild
 from worker.store.interfaces import Archived, Restored
@@ -72,7 +71,8 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                         str(fetch.get("final_url") or old["url"]),
                         source.profile,
                         content_type=fetch.get("content_type"),
-                        entry=entry_from_json(row.entry if row is not None else None),
+                        entry=entry_from_dict(old.get("feed_entry"))
+                        or entry_from_json(row.entry if row is not None else None),
                     )
                 except WorkerError as exc:
                     counts["failed"] += 1
@@ -86,6 +86,7 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                     fetched_at=dates.parse_date(old.get("fetched_at")) or datetime.now(UTC),
                     feed_url=old.get("feed_url"),
                     raw_sha256=hashlib.sha256(raw).hexdigest(),
+                    feed_entry=entry_from_dict(old.get("feed_entry")),
                 )
                 record = build(
                     extracted,
@@ -98,7 +99,9 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                     counts["unchanged"] += 1
                     continue
                 written = archive.write(record, relative, None)
-                state.archived_many(
+                # Only where the record is: whether the article is queued (its feed entry
+                # changed meanwhile) is not reextract's to decide.
+                state.revised(
                     [
                         Archived(
                             source.name,
@@ -106,9 +109,9 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                             written.path,
                             record["content_hash"],
                             written.revision,
+                            token=0,
                         )
-                    ],
-                    time.time(),
+                    ]
                 )
                 changed = [k for k in CONTENT_FIELDS if record.get(k) != old.get(k)]
                 counts["changed"] += 1

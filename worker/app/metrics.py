@@ -6,7 +6,8 @@ process never collide. Queue depth and archive counts are read from state at scr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -14,12 +15,15 @@ from prometheus_client.registry import Collector
 
 from worker.ingest.outcomes import ArticleOutcome, FeedOutcome
 
+COUNTS_SECONDS = 2.0
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class _StateCollector(Collector):
-    def __init__(self, read: Callable[[], dict[str, dict[str, int]]]) -> None:
-        self._read = read
+    """Queue depth and archive counts, as last read from the state (before each scrape)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
 
     def collect(self) -> Iterator[Metric]:
         queued = GaugeMetricFamily(
@@ -31,11 +35,7 @@ class _StateCollector(Collector):
         given_up = GaugeMetricFamily(
             "news_worker_given_up_articles", "Articles given up with a reason", labels=["source"]
         )
-        try:
-            counts = self._read()
-        except Exception:  # a scrape must not fail because state is busy or broken
-            counts = {}
-        for source, values in counts.items():
+        for source, values in self.counts.items():
             queued.add_metric([source], values.get("queued", 0))
             archived.add_metric([source], values.get("archived", 0))
             given_up.add_metric([source], values.get("gone", 0))
@@ -47,7 +47,11 @@ class _StateCollector(Collector):
 class Metrics:
     """The service's metrics; implements the pipeline's observer interface."""
 
-    def __init__(self, state_counts: Callable[[], dict[str, dict[str, int]]]) -> None:
+    def __init__(
+        self, sources: list[str], counts: Callable[[str], Awaitable[dict[str, int]]]
+    ) -> None:
+        self._sources = sources
+        self._read_counts = counts
         self.registry = CollectorRegistry()
         self.polls = Counter(
             "news_worker_polls",
@@ -91,13 +95,20 @@ class Metrics:
             ["profile"],
             registry=self.registry,
         )
+        self.leases_lost = Counter(
+            "news_worker_leases_lost",
+            "Article claims lost before their outcome was recorded (the write was refused)",
+            ["source"],
+            registry=self.registry,
+        )
         self.warnings = Counter(
             "news_worker_extraction_warnings",
             "Extraction warnings (profile matched nothing...)",
             ["profile"],
             registry=self.registry,
         )
-        self.registry.register(_StateCollector(state_counts))
+        self._state = _StateCollector()
+        self.registry.register(self._state)
 
     def feed_done(self, source: str, feed_url: str, outcome: FeedOutcome) -> None:
         self.polls.labels(source, outcome).inc()
@@ -124,5 +135,15 @@ class Metrics:
         self.fetch_seconds.observe(seconds)
         self.requests.labels(f"{status // 100}xx" if status else "error").inc()
 
-    def exposition(self) -> bytes:
+    def lease_lost(self, source: str) -> None:
+        self.leases_lost.labels(source).inc()
+
+    async def exposition(self) -> bytes:
+        """The metrics; the state's counts read first (kept counters: a few rows per source),
+        within a bound so that a busy state never holds a scrape."""
+        try:
+            async with asyncio.timeout(COUNTS_SECONDS):
+                self._state.counts = {name: await self._read_counts(name) for name in self._sources}
+        except Exception:  # a scrape must not fail because state is busy or broken
+            pass  # the counts of the last scrape that could read them
         return generate_latest(self.registry)

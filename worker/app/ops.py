@@ -23,7 +23,9 @@ Check = Callable[[], Awaitable[dict[str, str | None]]]
 class OpsServer:
     """Serves health, readiness (``ready()`` returns failed checks by name) and metrics."""
 
-    def __init__(self, host: str, port: int, *, ready: Check, metrics: Callable[[], bytes]) -> None:
+    def __init__(
+        self, host: str, port: int, *, ready: Check, metrics: Callable[[], Awaitable[bytes]]
+    ) -> None:
         self.host = host
         self.port = port
         self._ready = ready
@@ -87,5 +89,5 @@ class OpsServer:
             body = orjson.dumps({"ready": not failed, "failed": failed}) + b"\n"
             return (503 if failed else 200), "application/json", body
         if path == "/metrics":
-            return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics()
+            return 200, "text/plain; version=0.0.4; charset=utf-8", await self._metrics()
         return 404, "text/plain", b"not found\n"

@@ -38,6 +38,9 @@ class Progress:
     ) -> None:
         return
 
+    def lease_lost(self, source: str) -> None:
+        return
+
     def _show(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < 0.1:

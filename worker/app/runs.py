@@ -3,6 +3,7 @@ choosing sources, reading dates from flags."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
@@ -14,6 +15,7 @@ from worker.ingest.pipeline import Pipeline
 from worker.net.fetcher import Fetcher
 from worker.parse.urls import canonical_url, host_of
 from worker.store import open_archive, open_state
+from worker.store.offloop import AsyncState
 
 
 @asynccontextmanager
@@ -24,22 +26,23 @@ async def one_run(
     the state, the one fetcher, the pipeline, and on a terminal the progress display; all closed
     when the run ends, however it ends."""
     archive = open_archive(settings.archive)
-    state = open_state(settings, archive)
-    archive.sweep()
+    state = AsyncState(open_state(settings, archive))
     display = Progress() if progress else None
     try:
+        await asyncio.to_thread(archive.sweep)
         async with Fetcher(
             settings.http, settings.retry, robots_store=state, host_book=state
         ) as fetcher:
             pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
+            await pipeline.start()
             try:
                 yield pipeline, display
             finally:
-                pipeline.close()
+                await pipeline.close()
     finally:
         if display:
             display.close()
-        state.close()
+        await state.close()
 
 
 def choose_sources(

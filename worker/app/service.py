@@ -26,14 +26,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from worker.app.metrics import Metrics
 from worker.app.ops import OpsServer
 from worker.config import Settings, SourceSettings
-from worker.errors import ConfigError
+from worker.errors import ConfigError, WorkerError
 from worker.ingest.outcomes import SourceOutcome
 from worker.ingest.pipeline import Pipeline
 from worker.net.fetcher import Fetcher
 from worker.store import open_archive, open_state
-from worker.store.interfaces import StateStore
+from worker.store.offloop import AsyncState
 
 log = logging.getLogger(__name__)
+STATE_CHECK_SECONDS = 2.0
 
 
 class Service:
@@ -46,7 +47,7 @@ class Service:
         self._archive_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.pipeline: Pipeline | None = None
-        self.state: StateStore | None = None
+        self.state: AsyncState | None = None
         self.archive = open_archive(settings.archive)
 
     async def main(self) -> int:
@@ -54,8 +55,8 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         removed = await asyncio.to_thread(self.archive.sweep)
-        state = self.state = open_state(self.settings, self.archive)
-        metrics = Metrics(lambda: {s.name: state.counts(s.name) for s in self.sources})
+        state = self.state = AsyncState(open_state(self.settings, self.archive))
+        metrics = Metrics([s.name for s in self.sources], state.counts)
         ops = OpsServer(
             self.settings.service.host,
             self.settings.service.port,
@@ -71,8 +72,9 @@ class Service:
                 host_book=state,
             ) as fetcher:
                 self.pipeline = Pipeline(self.settings, state, self.archive, fetcher, metrics)
+                await self.pipeline.start()
                 await ops.start()
-                self._schedule()
+                await self._schedule(state)
                 log.info(
                     "service_started",
                     extra={
@@ -83,18 +85,22 @@ class Service:
                 )
                 await self._stop.wait()
                 await self._drain()
-                await asyncio.to_thread(self.pipeline.close)
+                await self.pipeline.close()
         finally:
             await ops.stop()
-            state.close()
+            await state.close()
         log.info("service_stopped")
         return 0
 
-    def _schedule(self) -> None:
+    async def _schedule(self, state: AsyncState) -> None:
         scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         for source in self.sources:
             for url in source.feeds:
+                # A restart keeps each feed's schedule: its backoff after failures, a
+                # Retry-After, a Cache-Control lifetime. Feeds never polled start at once.
+                due = (await state.feed(url)).next_poll_at
+                first = max(now, datetime.fromtimestamp(due, UTC)) if due else now
                 scheduler.add_job(
                     self._feed_job,
                     "interval",
@@ -102,7 +108,7 @@ class Service:
                     jitter=source.interval * self.settings.service.jitter,
                     args=(source, url),
                     id=f"feed {source.name} {url}",
-                    next_run_time=now,
+                    next_run_time=first,
                     max_instances=1,
                     coalesce=True,
                     misfire_grace_time=max(1, int(source.interval)),
@@ -158,7 +164,7 @@ class Service:
         try:
             outcome = await self.pipeline.poll(source, feed_urls=[url])
             self._note_archive(outcome)
-            self._reschedule(source, url)
+            await self._reschedule(source, url)
         except Exception:
             log.exception("job_failed", extra={"source": source.name, "feed_url": url})
         finally:
@@ -189,11 +195,11 @@ class Service:
         elif outcome.articles["new"] or outcome.articles["updated"]:
             self._archive_error = None
 
-    def _reschedule(self, source: SourceSettings, url: str) -> None:
+    async def _reschedule(self, source: SourceSettings, url: str) -> None:
         """Move the feed's job to its next-poll time (backoff, Cache-Control, ttl)."""
         if self.scheduler is None or self.state is None:
             return
-        feed = self.state.feed(url)
+        feed = await self.state.feed(url)
         if feed.next_poll_at is None or feed.last_poll_at is None:
             return
         delay = max(1.0, feed.next_poll_at - feed.last_poll_at)
@@ -203,13 +209,25 @@ class Service:
         if abs(job.trigger.interval.total_seconds() - delay) > 0.001:
             job.reschedule("interval", seconds=delay, jitter=delay * self.settings.service.jitter)
 
+    async def _state_check(self) -> str | None:
+        """Whether the state answers and can be written; a state locked by another process or
+        out of reach makes the worker unready, never the endpoint slow."""
+        if self.state is None:
+            return "not open"
+        try:
+            async with asyncio.timeout(STATE_CHECK_SECONDS):
+                return await self.state.writable()
+        except TimeoutError:
+            return f"no answer within {STATE_CHECK_SECONDS:g}s (locked or unreachable)"
+        except WorkerError as exc:
+            return str(exc)
+
     async def _readiness(self) -> dict[str, str | None]:
         checks: dict[str, str | None] = {"config": None}
         checks["scheduler"] = (
             None if self.scheduler is not None and self.scheduler.running else "not running"
         )
-        state = self.state
-        checks["state"] = await asyncio.to_thread(state.writable) if state else "not open"
+        checks["state"] = await self._state_check()
         checks["archive"] = self._archive_error or await asyncio.to_thread(self.archive.writable)
         return checks
 

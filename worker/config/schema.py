@@ -47,6 +47,15 @@ class StateSettings:
         default=Path("archive/.state/news-worker.sqlite3"),
         metadata=_meta("path", "SQLite file: feed validators, seen articles, the queue"),
     )
+    lease_ttl: float = field(
+        default=60.0,
+        metadata=_meta(
+            "duration",
+            "how long a claim on an article lasts without being renewed (it is renewed while "
+            "the article is worked on; a process that dies loses its claims after this long)",
+            minimum=1,
+        ),
+    )
 
 
 @dataclass(frozen=True)

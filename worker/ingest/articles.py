@@ -1,6 +1,12 @@
 """Archiving the articles of a source whose time has come: claim them (a lease each), fetch each
 page, extract and write it (in the worker pool), record the outcome in state. Every article ends
-as an outcome value; one bad page never stops the others."""
+as an outcome value; one bad page never stops the others.
+
+Leases last ``state.lease_ttl`` and are renewed by a heartbeat while their articles are worked
+on, however long that takes; every write that ends one names it, and a write whose lease was
+lost (this process stalled past the time-to-live, and another took the article over) is refused
+by the state, logged and counted, leaving the other owner's work alone.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,11 @@ from worker.config import SourceSettings
 from worker.errors import ArchiveError, ExtractError, FetchError, TransientFetchError, WorkerError
 from worker.ingest.context import Context
 from worker.ingest.entries import entry_from_json
-from worker.ingest.leases import LEASE_SECONDS
 from worker.ingest.outcomes import ArticleOutcome, SourceOutcome
 from worker.ingest.policy import after_failure
 from worker.ingest.work import PageJob
 from worker.model import NO_MATCH
-from worker.store.interfaces import Archived, QueueItem, WriteOutcome
+from worker.store.interfaces import Archived, Lease, QueueItem, WriteOutcome
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,46 @@ class Articles:
         self.context = context
         self._in_hand = asyncio.Semaphore(PAGES_IN_HAND)
         self._archived: list[Archived] = []
+        self._held: dict[tuple[str, str], Lease] = {}  # claimed, outcome not yet recorded
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    @property
+    def ttl(self) -> float:
+        return self.context.settings.state.lease_ttl
+
+    def _hold(self, items: list[QueueItem]) -> None:
+        for item in items:
+            self._held[(item.source, item.id)] = item.lease
+        if items and (self._heartbeat is None or self._heartbeat.done()):
+            self._heartbeat = asyncio.get_running_loop().create_task(self._renew_leases())
+
+    def _let_go(self, lease: Lease) -> None:
+        if self._held.get((lease.source, lease.id)) == lease:
+            del self._held[(lease.source, lease.id)]
+
+    async def _renew_leases(self) -> None:
+        """Renew every held lease each third of its time-to-live, while any is held."""
+        while self._held:
+            await asyncio.sleep(self.ttl / 3)
+            held = list(self._held.values())
+            if not held:
+                break
+            try:
+                lost = await self.context.state.renew(held, self.context.now(), self.ttl)
+            except WorkerError as exc:  # the state is unreachable: try again next beat
+                log.warning("lease_renewal_failed", extra={"reason": exc.reason, "error": str(exc)})
+                continue
+            for lease in lost:
+                self._let_go(lease)
+                self._lost(lease, "renewal")
+
+    def _lost(self, lease: Lease, at: str) -> None:
+        log.warning(
+            "lease_lost",
+            extra={"source": lease.source, "article_id": lease.id, "lease": lease.token, "at": at},
+        )
+        if self.context.observer:
+            self.context.observer.lease_lost(lease.source)
 
     async def process_due(
         self,
@@ -55,18 +100,19 @@ class Articles:
         context = self.context
         now = context.now()
         claim = context.state.claim_due
-        items = claim(source.name, now, context.owner, LEASE_SECONDS, due_by=due_by)
+        items = await claim(source.name, now, context.owner, self.ttl, due_by=due_by)
         if explicit:
             claimed = {item.id for item in items}
             extra = [i for i in explicit if i not in claimed]
-            items += claim(source.name, now, context.owner, LEASE_SECONDS, ids=extra)
+            items += await claim(source.name, now, context.owner, self.ttl, ids=extra)
+        self._hold(items)
         if context.observer and items:
             context.observer.articles_claimed(source.name, len(items))
         context.pool.want(len(items))
         try:
             await asyncio.gather(*(self._process_one(source, item, outcome) for item in items))
         finally:
-            self.flush()
+            await self.flush()
 
     async def _process_one(
         self, source: SourceSettings, item: QueueItem, outcome: SourceOutcome
@@ -75,7 +121,7 @@ class Articles:
         result: ArticleOutcome = "failed"
         reason: str | None = None
         if context.draining:
-            context.state.release(source.name, item.id, context.owner)
+            await self._release(item)
             return
         try:
             async with self._in_hand:
@@ -84,7 +130,7 @@ class Articles:
             outcome.warnings += written.warned
         except (FetchError, ExtractError, ArchiveError) as exc:
             reason = exc.reason
-            result = self._failed(source, item, exc)
+            result = await self._failed(source, item, exc)
             outcome.errors.append(f"{item.url}: {exc}")
             if isinstance(exc, ArchiveError):
                 outcome.archive_errors.append(str(exc))
@@ -96,27 +142,36 @@ class Articles:
             )
             reason = "internal_error"
             failure = ExtractError(f"internal error: {exc!r}", reason=reason)
-            result = self._failed(source, item, failure)
+            result = await self._failed(source, item, failure)
             outcome.errors.append(f"{item.url}: internal error: {exc!r}")
         finally:
             if result == "failed" and reason is None:
                 # Cancelled (shutdown) or an unexpected error: leave it queued for the next run.
-                context.state.release(source.name, item.id, context.owner)
+                await asyncio.shield(self._release(item))
         outcome.articles[result] += 1
         if context.observer:
             context.observer.article_done(source.name, result, reason)
 
-    def _failed(self, source: SourceSettings, item: QueueItem, exc: WorkerError) -> ArticleOutcome:
+    async def _release(self, item: QueueItem) -> None:
+        self._let_go(item.lease)
+        if not await self.context.state.release(item.lease):
+            self._lost(item.lease, "release")
+
+    async def _failed(
+        self, source: SourceSettings, item: QueueItem, exc: WorkerError
+    ) -> ArticleOutcome:
         context = self.context
         attempts = item.attempts + 1
         verdict = after_failure(exc, attempts, context.settings.retry)
-        context.state.failed(
-            source.name,
-            item.id,
+        self._let_go(item.lease)
+        recorded = await context.state.failed(
+            item.lease,
             error=f"{exc.reason}: {exc}",
             next_try_at=context.now() + verdict.delay,
             give_up=verdict.give_up,
         )
+        if not recorded:
+            self._lost(item.lease, "failed")
         log.warning(
             "article_given_up" if verdict.give_up else "article_failed",
             extra={
@@ -162,10 +217,10 @@ class Articles:
         # of work): the file is in the archive already; a crash before the flush costs a
         # refetch found unchanged.
         self._archived.append(
-            Archived(source.name, item.id, done.path, done.content_hash, done.revision)
+            Archived(source.name, item.id, done.path, done.content_hash, done.revision, item.token)
         )
         if len(self._archived) >= RECORD_EVERY:
-            self.flush()
+            await self.flush()
         if context.observer:
             context.observer.article_extracted(
                 source.name, source.profile, done.method, done.fallbacks, len(done.warnings)
@@ -188,8 +243,19 @@ class Articles:
         )
         return Written(done.outcome, bool(done.warnings))
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         """Record the archived articles not yet recorded in state."""
         rows, self._archived = self._archived, []
-        if rows:
-            self.context.state.archived_many(rows, self.context.now())
+        if not rows:
+            return
+        refused = await self.context.state.archived_many(rows, self.context.now())
+        for row in rows:
+            self._let_go(row.lease)
+        for row in refused:
+            self._lost(row.lease, "archived")
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)

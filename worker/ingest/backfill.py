@@ -25,7 +25,8 @@ from worker.errors import FetchError, ParseError
 from worker.extract.registry import article_id
 from worker.net.fetcher import Fetcher
 from worker.parse import dates, sitemaps
-from worker.store.interfaces import Discovered, StateStore
+from worker.store.interfaces import Discovered
+from worker.store.offloop import AsyncState
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Backfill:
         source: SourceSettings,
         wanted: DateRange,
         fetcher: Fetcher,
-        state: StateStore,
+        state: AsyncState,
         now: Callable[[], float],
         on_file: Callable[[str, int], None] | None = None,
     ) -> None:
@@ -146,7 +147,7 @@ class Backfill:
         if url in seen or depth > MAX_DEPTH:
             return
         seen.add(url)
-        if self.state.backfill_done(self.source.name, url, self.wanted.key()):
+        if await self.state.backfill_done(self.source.name, url, self.wanted.key()):
             self.outcome.files_skipped_done += 1
             return
         try:
@@ -173,9 +174,9 @@ class Backfill:
                 else:
                     self.outcome.files_out_of_range += 1
             return
-        self._queue(url, parsed)
+        await self._queue(url, parsed)
 
-    def _queue(self, url: str, parsed: sitemaps.Sitemap) -> None:
+    async def _queue(self, url: str, parsed: sitemaps.Sitemap) -> None:
         first, last = file_span(url)
         whole_file_in_range = (
             first is not None
@@ -195,9 +196,9 @@ class Backfill:
                 Discovered(article_id(entry.loc, self.source.profile), entry.loc, url, None, None)
             )
         self.outcome.in_range += len(items)
-        new, _ = self.state.discover(self.source.name, items, self.now())
+        new, _ = await self.state.discover(self.source.name, items, self.now())
         self.outcome.queued += new
-        self.state.backfill_mark(self.source.name, url, self.wanted.key(), self.now())
+        await self.state.backfill_mark(self.source.name, url, self.wanted.key(), self.now())
         if self.on_file is not None:
             self.on_file(url, new)
         log.info(

@@ -11,13 +11,14 @@ from worker.ingest.leases import new_owner
 from worker.ingest.outcomes import Observer
 from worker.ingest.pool import WorkerPool
 from worker.net.fetcher import Fetcher
-from worker.store.interfaces import ArchiveStore, StateStore
+from worker.store.interfaces import ArchiveStore
+from worker.store.offloop import AsyncState
 
 
 @dataclass
 class Context:
     settings: Settings
-    state: StateStore
+    state: AsyncState
     archive: ArchiveStore
     fetcher: Fetcher
     pool: WorkerPool

@@ -25,9 +25,19 @@ def entry_from_json(raw: str | None) -> FeedEntry | None:
     if not raw:
         return None
     try:
-        data = orjson.loads(raw)
-        data["authors"] = tuple(data.get("authors") or ())
-        data["categories"] = tuple(data.get("categories") or ())
-        return FeedEntry(**data)
-    except (orjson.JSONDecodeError, TypeError):
+        return entry_from_dict(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def entry_from_dict(data: object) -> FeedEntry | None:
+    """The entry as a record's ``feed_entry`` (or the state) keeps it; None if it is none."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        values = {**data}
+        values["authors"] = tuple(values.get("authors") or ())
+        values["categories"] = tuple(values.get("categories") or ())
+        return FeedEntry(**values)
+    except TypeError:
         return None

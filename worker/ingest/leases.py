@@ -6,8 +6,6 @@ import os
 import secrets
 import socket
 
-LEASE_SECONDS = 900.0
-
 
 def new_owner() -> str:
     """A lease owner name unique to this process: ``host:pid:token``."""

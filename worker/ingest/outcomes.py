@@ -27,6 +27,8 @@ class Observer(Protocol):
         self, source: str, profile: str, method: str, fallbacks: Sequence[str], warnings: int
     ) -> None: ...
 
+    def lease_lost(self, source: str) -> None: ...
+
 
 @dataclass
 class SourceOutcome:

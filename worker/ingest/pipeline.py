@@ -22,7 +22,8 @@ from worker.ingest.polling import poll_feed
 from worker.ingest.pool import POOL_IDLE, WorkerPool
 from worker.net.fetcher import Fetcher
 from worker.parse.urls import canonical_url
-from worker.store.interfaces import ArchiveStore, Discovered, StateStore
+from worker.store.interfaces import ArchiveStore, Discovered
+from worker.store.offloop import AsyncState
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        state: StateStore,
+        state: AsyncState,
         archive: ArchiveStore,
         fetcher: Fetcher,
         observer: Observer | None = None,
@@ -42,10 +43,14 @@ class Pipeline:
             settings, state, archive, fetcher, WorkerPool(settings.archive.processes), observer
         )
         self.articles = Articles(self.context)
-        state.reclaim_leases(lambda owner: owner_is_dead(owner, self.context.owner))
+
+    async def start(self) -> None:
+        """Free the leases of this host's processes that are gone, at once (the others'
+        leases expire by themselves)."""
+        await self.context.state.reclaim_leases(lambda o: owner_is_dead(o, self.context.owner))
 
     @property
-    def state(self) -> StateStore:
+    def state(self) -> AsyncState:
         return self.context.state
 
     @property
@@ -78,9 +83,9 @@ class Pipeline:
                 await self.articles.process_due(source, outcome, due_by=poll_start)
 
         await asyncio.gather(*(feed_then_articles(url) for url in urls))
-        explicit = self._discover_urls(source, article_urls, outcome)
+        explicit = await self._discover_urls(source, article_urls, outcome)
         await self.articles.process_due(source, outcome, explicit, due_by=poll_start)
-        outcome.queued = self.context.state.counts(source.name)["queued"]
+        outcome.queued = (await self.context.state.counts(source.name))["queued"]
         log.info(
             "poll_done",
             extra={
@@ -100,7 +105,7 @@ class Pipeline:
         """Fetch and archive the source's queued articles whose next try has come."""
         await self.articles.process_due(source, outcome)
 
-    def _discover_urls(
+    async def _discover_urls(
         self, source: SourceSettings, urls: Sequence[str], outcome: SourceOutcome
     ) -> list[str]:
         items = []
@@ -111,13 +116,13 @@ class Pipeline:
                 continue
             items.append(Discovered(article_id(url, source.profile), url, None, None, None))
         if items:
-            new, _ = self.context.state.discover(source.name, items, self.context.now())
+            new, _ = await self.context.state.discover(source.name, items, self.context.now())
             outcome.discovered += new
         return [item.id for item in items]
 
     def reap_pool(self, idle: float = POOL_IDLE) -> None:
         self.context.pool.reap(idle)
 
-    def close(self) -> None:
-        self.articles.flush()
-        self.context.pool.close()
+    async def close(self) -> None:
+        await self.articles.close()
+        await asyncio.to_thread(self.context.pool.close)

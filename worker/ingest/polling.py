@@ -26,7 +26,7 @@ async def poll_feed(
 ) -> FeedOutcome:
     """Fetch and parse one feed, queue its new entries. Returns the feed outcome."""
     state = context.state
-    known = state.feed(url)
+    known = await state.feed(url)
     sent = conditional_headers(known.etag, known.last_modified)
     now = context.now()
     service = context.settings.service
@@ -46,7 +46,7 @@ async def poll_feed(
                     # there are many, while the feed is parsed.
                     context.pool.want(feeds.entry_estimate(response.body))
                 parsed = await _parse(context, response.body, response.url, response.headers)
-                _queue_entries(context, source, url, parsed, outcome)
+                await _queue_entries(context, source, url, parsed, outcome)
                 result, ttl = "changed", parsed.ttl_minutes
                 if parsed.problem:
                     log.warning(
@@ -67,7 +67,7 @@ async def poll_feed(
             honour_ttl=source.honour_ttl,
             max_interval=service.max_interval,
         )
-        state.feed_polled(
+        await state.feed_polled(
             url,
             source.name,
             now=now,
@@ -93,7 +93,7 @@ async def poll_feed(
             retry_after=exc.retry_after if isinstance(exc, TransientFetchError) else None,
             failure_cap=service.failure_backoff_max,
         )
-        state.feed_polled(
+        await state.feed_polled(
             url, source.name, now=now, outcome="failed", ok=False, error=error, next_poll_at=due
         )
         log.warning(
@@ -123,7 +123,7 @@ async def _parse(context: Context, body: bytes, url: str, headers: Mapping[str, 
         raise ParseError(str(exc)) from exc
 
 
-def _queue_entries(
+async def _queue_entries(
     context: Context,
     source: SourceSettings,
     feed_url: str,
@@ -137,7 +137,7 @@ def _queue_entries(
             items[aid] = Discovered(
                 aid, entry.url, feed_url, entry_to_json(entry), fingerprint(entry)
             )
-    new, requeued = context.state.discover(source.name, items.values(), context.now())
+    new, requeued = await context.state.discover(source.name, items.values(), context.now())
     outcome.discovered += new + requeued
     context.pool.want(new + requeued)  # started now, they parse the other feeds too
     log.info(

@@ -70,6 +70,7 @@ def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
         fetched_at=datetime.now(UTC),
         feed_url=job.feed_url,
         raw_sha256=hashlib.sha256(job.body).hexdigest(),
+        feed_entry=job.entry,
     )
     record = build(
         extracted, article_id=job.article_id, source=job.source, profile=job.profile, fetch=info

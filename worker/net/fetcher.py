@@ -63,7 +63,7 @@ class Response:
 class HostBook(Protocol):
     """Books request starts per host where every process on the same state sees them."""
 
-    def reserve_host(self, host: str, gap: float) -> float:
+    async def reserve_host(self, host: str, gap: float) -> float:
         """Book the next start on ``host``; returns the seconds to wait before it."""
         ...
 
@@ -125,7 +125,7 @@ class Fetcher:
 
     async def _reserve(self, host: str, gap: float) -> float:
         assert self._host_book is not None
-        return self._host_book.reserve_host(host, gap)
+        return await self._host_book.reserve_host(host, gap)
 
     async def get(
         self,

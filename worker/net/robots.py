@@ -25,9 +25,9 @@ AGENT = "news-worker"
 class RobotsStore(Protocol):
     """Keeps robots.txt across runs, so a one-off run does not refetch it every time."""
 
-    def robots_get(self, origin: str) -> tuple[str | None, float] | None: ...
+    async def robots_get(self, origin: str) -> tuple[str | None, float] | None: ...
 
-    def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
+    async def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
 
 
 class Robots:
@@ -74,7 +74,7 @@ class Robots:
     ) -> tuple[float, Protego | None, str | None]:
         """Expiry, parser (None: allow all) and why robots.txt was unavailable (None: it was)."""
         now = time.monotonic()
-        stored = self._store.robots_get(origin) if self._store else None
+        stored = await self._store.robots_get(origin) if self._store else None
         if stored is not None and 0 <= time.time() - stored[1] < ROBOTS_TTL:
             text: str | None = stored[0]
             expiry = now + ROBOTS_TTL - (time.time() - stored[1])
@@ -90,7 +90,7 @@ class Robots:
                 log.warning("robots_unavailable", extra={"origin": origin, "reason": exc.reason})
                 return (now + self._failure_pause, None, str(exc))
             if self._store is not None:
-                self._store.robots_put(origin, text, time.time())
+                await self._store.robots_put(origin, text, time.time())
             expiry = now + ROBOTS_TTL
         if text is None:
             return (expiry, None, None)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import gzip
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -86,30 +87,66 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, outermost first (their
+    parents must be fsynced too, or a power loss can drop a new day folder)."""
+    missing = []
+    current = folder
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    created = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(path)) from None
+            continue
+        created.append(path)
+    return created
+
+
+@contextlib.contextmanager
+def locked(folders: list[Path]) -> Iterator[None]:
+    """Hold an exclusive lock on each folder (in a fixed order), so writers in other processes
+    read and replace the same records one after the other."""
+    fds: list[int] = []
+    try:
+        for folder in sorted(set(folders)):
+            fd = os.open(folder, os.O_RDONLY)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)  # closing releases the lock
+
+
 class Staged:
-    """A file written to its temporary name, open until fsynced, then renamed into place."""
+    """A file written to its temporary name, open until fsynced, then put into place: renamed
+    over the old file, or (``exclusive``) linked only if no file has that name yet."""
 
-    __slots__ = ("done", "fd", "path", "tmp")
+    __slots__ = ("done", "exclusive", "fd", "path", "tmp")
 
-    def __init__(self, path: Path, tmp: Path, fd: int) -> None:
+    def __init__(self, path: Path, tmp: Path, fd: int, exclusive: bool) -> None:
         self.path = path
         self.tmp = tmp
         self.fd: int | None = fd
         self.done = False
+        self.exclusive = exclusive
 
     @classmethod
-    def write(cls, path: Path, data: bytes) -> Staged:
+    def write(cls, path: Path, data: bytes, *, exclusive: bool = False) -> Staged:
         tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            try:
-                fd = os.open(tmp, flags, 0o644)
-            except FileNotFoundError:  # the day's folder is new
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(tmp, flags, 0o644)
+            fd = os.open(tmp, flags, 0o644)
         except OSError as exc:
             raise write_error(path, exc) from exc
-        staged = cls(path, tmp, fd)
+        staged = cls(path, tmp, fd, exclusive)
         try:
             view = memoryview(data)
             while view:
@@ -119,6 +156,17 @@ class Staged:
             discard([staged])
             raise write_error(path, exc) from exc
         return staged
+
+    def place(self) -> None:
+        """Into place. An exclusive file that exists already is kept as it is: it is the copy
+        an interrupted earlier write made of the same revision."""
+        if self.exclusive:
+            with contextlib.suppress(FileExistsError):
+                os.link(self.tmp, self.path)
+            os.unlink(self.tmp)
+        else:
+            os.replace(self.tmp, self.path)
+        self.done = True
 
     def sync(self) -> None:
         if self.fd is not None:

@@ -25,12 +25,14 @@ from worker.store.files import (
     Staged,
     discard,
     gzip_page,
-    is_stale_temporary,
+    locked,
+    make_folders,
     side_by_side,
     sync_folder,
     write_error,
 )
 from worker.store.interfaces import ArchiveSpec, WriteOutcome, WriteResult
+from worker.store.leftovers import WriterLog, sweep_tree
 from worker.store.record import dumps
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class FolderArchive:
     def __init__(self, root: Path, *, keep_raw: bool = True) -> None:
         self.root = root
         self.keep_raw = keep_raw
+        self._writers = WriterLog(root, self._path)
 
     @property
     def location(self) -> str:
@@ -98,10 +101,13 @@ class FolderArchive:
             names = os.listdir(path.parent)
         except OSError:
             return []
+        current = self._load(relative)
+        below = int(current.get("revision", 1)) if current is not None else None
         kept = []
         for name in names:
             found = layout.revision_of(name)
-            if found is not None and found[0] == wanted:
+            # A copy left by an interrupted write is the current revision itself: not earlier.
+            if found is not None and found[0] == wanted and (below is None or found[1] < below):
                 kept.append(found[1])
         return sorted(kept)
 
@@ -122,63 +128,96 @@ class FolderArchive:
         self, items: Sequence[tuple[dict[str, Any], str, bytes | None]]
     ) -> list[WriteResult | Exception]:
         """Store several records (``(record, relative, raw)`` each) in one commit: every file
-        is written to its temporary name, then all are fsynced, renamed in order, and each
-        folder fsynced once. The files of a batch share the filesystem's journal commits
-        instead of forcing three each. One article's failure is its own result; the others
-        are written."""
+        is written to its temporary name, then all are fsynced, put into place in order, and
+        each folder (with the parents of folders just created) fsynced once. The files of a
+        batch share the filesystem's journal commits instead of forcing three each. Each
+        record's folder is locked meanwhile, so writers in other processes take revisions one
+        after the other. One article's failure is its own result; the others are written."""
         results: list[WriteResult | Exception] = []
         batch: list[list[Staged]] = []
-        try:
-            for record, relative, raw in items:
-                files: list[Staged] = []
+        created: list[Path] = []
+        folders_ok: dict[Path, OSError | None] = {}
+        for _, relative, _ in items:
+            try:
+                folder = self._path(relative).parent
+            except ArchiveError:
+                continue
+            if folder not in folders_ok:
                 try:
-                    results.append(self._stage(record, relative, raw, files))
-                except ArchiveError as exc:
-                    discard(files)
-                    files = []
-                    results.append(exc)
-                batch.append(files)
-            staged_files = [
-                (index, staged) for index, files in enumerate(batch) for staged in files
-            ]
-            synced = side_by_side(Staged.sync, [staged for _, staged in staged_files])
-            for (index, staged), error in zip(staged_files, synced, strict=True):
-                if error is not None and batch[index]:
-                    results[index] = write_error(staged.path, error)
-                    discard(batch[index])
-                    batch[index] = []
-            folders: dict[Path, list[int]] = {}
-            for index, files in enumerate(batch):
-                try:
-                    for staged in files:
-                        os.replace(staged.tmp, staged.path)
-                        staged.done = True
+                    created += make_folders(folder)
+                    self._writers.note(folder)
+                    folders_ok[folder] = None
                 except OSError as exc:
-                    results[index] = write_error(staged.path, exc)  # the file that failed
-                    discard(files)
-                    continue
-                if files:
-                    folders.setdefault(files[-1].path.parent, []).append(index)
-            for (folder, indexes), error in zip(
-                folders.items(), side_by_side(sync_folder, list(folders)), strict=True
-            ):
-                if error is not None:
-                    for index in indexes:
-                        results[index] = write_error(folder, error)
-        finally:
-            for files in batch:
-                discard(files)  # only what is left after an unexpected error
+                    folders_ok[folder] = exc
+        with locked([f for f, error in folders_ok.items() if error is None]):
+            try:
+                for record, relative, raw in items:
+                    files: list[Staged] = []
+                    try:
+                        error = folders_ok.get(self._path(relative).parent)
+                        if error is not None:
+                            raise write_error(self._path(relative).parent, error)
+                        results.append(self._stage(record, relative, raw, files))
+                    except ArchiveError as exc:
+                        discard(files)
+                        files = []
+                        results.append(exc)
+                    batch.append(files)
+                self._commit(batch, results, created)
+            finally:
+                for files in batch:
+                    discard(files)  # only what is left after an unexpected error
         return results
+
+    def _commit(
+        self,
+        batch: list[list[Staged]],
+        results: list[WriteResult | Exception],
+        created: list[Path],
+    ) -> None:
+        staged_files = [(index, staged) for index, files in enumerate(batch) for staged in files]
+        synced = side_by_side(Staged.sync, [staged for _, staged in staged_files])
+        for (index, staged), error in zip(staged_files, synced, strict=True):
+            if error is not None and batch[index]:
+                results[index] = write_error(staged.path, error)
+                discard(batch[index])
+                batch[index] = []
+        folders: dict[Path, list[int]] = {}
+        for index, files in enumerate(batch):
+            try:
+                for staged in files:
+                    staged.place()
+            except OSError as exc:
+                results[index] = write_error(staged.path, exc)  # the file that failed
+                discard(files)
+                continue
+            if files:
+                folders.setdefault(files[-1].path.parent, []).append(index)
+        # New folders are entries of their parents: those are made durable too.
+        to_sync = list(dict.fromkeys([*folders, *(p.parent for p in created)]))
+        errors = dict(zip(to_sync, side_by_side(sync_folder, to_sync), strict=True))
+        lost = [(p, errors[p.parent]) for p in created if errors[p.parent] is not None]
+        for folder, indexes in folders.items():
+            failure = errors[folder] or next((e for p, e in lost if folder.is_relative_to(p)), None)
+            if failure is not None:
+                for index in indexes:
+                    results[index] = write_error(folder, failure)
 
     def _stage(
         self, record: dict[str, Any], relative: str, raw: bytes | None, files: list[Staged]
     ) -> WriteResult:
         """Decide what storing ``record`` takes and write each file to its temporary name (in
-        the order they are to be renamed); nothing is visible yet."""
+        the order they are to be put in place); nothing is visible yet.
+
+        The order makes a crash at any point harmless: the earlier revision's copies (created
+        only if absent: a copy left by an interrupted write is that same revision) before the
+        new raw page, the record last. A retry after a crash finds the copies there and keeps
+        them, so it never copies an already replaced raw page over the earlier one."""
         path = self._path(relative)
         current = self._load(relative)
         revision = 1
         outcome: WriteOutcome = "new"
+        new_raw = raw is not None and self.keep_raw
         if current is not None:
             if current.get("content_hash") == record["content_hash"]:
                 return WriteResult("unchanged", relative, int(current.get("revision", 1)))
@@ -186,11 +225,11 @@ class FolderArchive:
             revision = previous + 1
             outcome = "updated"
             kept = self._path(layout.revision_path(relative, previous))
-            files.append(Staged.write(kept, dumps(current)))
+            files.append(Staged.write(kept, dumps(current), exclusive=True))
             old_raw = self._path(layout.raw_path(relative))
-            if old_raw.exists():
+            if new_raw and old_raw.exists():
                 kept_raw = self._path(layout.raw_revision_path(relative, previous))
-                files.append(Staged.write(kept_raw, old_raw.read_bytes()))
+                files.append(Staged.write(kept_raw, old_raw.read_bytes(), exclusive=True))
         record = {**record, "revision": revision}
         if raw is not None and self.keep_raw:
             files.append(Staged.write(self._path(layout.raw_path(relative)), gzip_page(raw)))
@@ -231,24 +270,10 @@ class FolderArchive:
         return relative if layout.is_record_key(relative) else None
 
     def sweep(self) -> int:
-        """Remove temporary files left by writers that died; returns how many were removed."""
-        removed = 0
-        if not self.root.is_dir():
-            return 0
-        stack = [self.root]
-        while stack:
-            folder = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif is_stale_temporary(entry):
-                    try:
-                        os.unlink(entry.path)
-                        removed += 1
-                    except OSError:
-                        pass
-        return removed
+        """Remove what writers that died left half done, in the folders their logs name
+        (not a walk of the whole archive); returns how many files were removed."""
+        return self._writers.sweep()
+
+    def sweep_all(self) -> int:
+        """Remove the temporary files of dead writers anywhere in the archive (a full walk)."""
+        return sweep_tree(self.root)

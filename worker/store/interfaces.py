@@ -56,8 +56,19 @@ class Discovered:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """The claim one process holds on one article. ``token`` fences it: every claim of the
+    article gets a larger one, and a write that ends a lease names the token it holds, so a
+    late owner's write after its lease expired and was claimed again is refused."""
+
+    source: str
+    id: str
+    token: int
+
+
+@dataclass(frozen=True)
 class QueueItem:
-    """A claimed article: what fetching and archiving it needs."""
+    """A claimed article: what fetching and archiving it needs, and its lease."""
 
     source: str
     id: str
@@ -67,6 +78,11 @@ class QueueItem:
     attempts: int
     path: str | None
     first_seen: float
+    token: int = 0
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.source, self.id, self.token)
 
 
 @dataclass(frozen=True)
@@ -88,14 +104,20 @@ class ArticleRow:
 
 @dataclass(frozen=True)
 class Archived:
-    """An article whose record is now in the archive (at ``path``, relative to its root)."""
+    """An article whose record is now in the archive (at ``path``, relative to its root), by
+    the holder of lease ``token``."""
 
     source: str
     id: str
     path: str
     content_hash: str
     revision: int
+    token: int
     url: str | None = None
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.source, self.id, self.token)
 
 
 @dataclass(frozen=True)
@@ -172,21 +194,41 @@ class StateStore(Protocol):
         source: str,
         now: float,
         owner: str,
-        lease: float,
+        ttl: float,
         limit: int = 10_000,
         ids: Iterable[str] | None = None,
         due_by: float | None = None,
-    ) -> list[QueueItem]: ...
+    ) -> list[QueueItem]:
+        """Lease (for ``ttl`` seconds) the queued articles of ``source`` whose next try has come
+        by ``due_by`` (default ``now``) and nobody holds, or the given ids."""
+        ...
 
-    def release(self, source: str, article_id: str, owner: str) -> None: ...
+    def renew(self, leases: Iterable[Lease], now: float, ttl: float) -> list[Lease]:
+        """Extend leases still held to ``now + ttl``; returns those that were lost."""
+        ...
 
-    def reclaim_leases(self, is_dead: Callable[[str], bool]) -> int: ...
+    def release(self, lease: Lease) -> bool:
+        """Give the article back to the queue unchanged; False if the lease was lost."""
+        ...
 
-    def archived_many(self, rows: Iterable[Archived], now: float) -> None: ...
+    def reclaim_leases(self, is_dead: Callable[[str], bool]) -> int:
+        """Free the leases of owners known to be gone (a crashed process of this host)."""
+        ...
 
-    def failed(
-        self, source: str, article_id: str, *, error: str, next_try_at: float, give_up: bool
-    ) -> None: ...
+    def archived_many(self, rows: Iterable[Archived], now: float) -> list[Archived]:
+        """Mark articles archived, ending their leases; returns the rows refused because their
+        lease was lost (the article was claimed again meanwhile)."""
+        ...
+
+    def revised(self, rows: Iterable[Archived]) -> None:
+        """Note new revisions written without a lease (``reextract``): path, hash and revision
+        only; the article's place in the queue is not touched."""
+        ...
+
+    def failed(self, lease: Lease, *, error: str, next_try_at: float, give_up: bool) -> bool:
+        """Count a failed try: queued until ``next_try_at``, or given up; False if the lease
+        was lost."""
+        ...
 
     def article(self, source: str, article_id: str) -> ArticleRow | None: ...
 

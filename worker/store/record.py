@@ -8,6 +8,7 @@ becomes a new revision.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import orjson
 
 from worker.model import Extracted
 from worker.parse import dates
+from worker.parse.feeds import FeedEntry
 
 SCHEMA_VERSION = 1
 CONTENT_FIELDS = (
@@ -53,6 +55,7 @@ class FetchInfo:
     fetched_at: datetime
     feed_url: str | None
     raw_sha256: str
+    feed_entry: FeedEntry | None = None
 
 
 def content_hash(record: dict[str, Any]) -> str:
@@ -96,6 +99,7 @@ def build(
         "label": extracted.label,
         "fetched_at": dates.iso(fetch.fetched_at),
         "feed_url": fetch.feed_url,
+        "feed_entry": dataclasses.asdict(fetch.feed_entry) if fetch.feed_entry else None,
         "revision": 1,
         "content_hash": "",
         "extraction": {

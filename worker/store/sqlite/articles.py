@@ -5,8 +5,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 
-from worker.store.interfaces import Archived, ArticleRow, Discovered, QueueItem, Restored
+from worker.store.interfaces import (
+    Archived,
+    ArticleRow,
+    Discovered,
+    Lease,
+    QueueItem,
+    Restored,
+)
 from worker.store.sqlite.db import Database
+
+# A write that ends a lease names it: the row is still held by that claim.
+_HELD = "source = ? AND id = ? AND lease_token = ? AND lease_owner IS NOT NULL"
 
 
 class ArticleQueries(Database):
@@ -43,8 +53,9 @@ class ArticleQueries(Database):
                     # nothing. Only from the feed the row names (any feed if none): another feed
                     # words the item differently, and its own feed would then see a change.
                     db.execute(
-                        "UPDATE articles SET fingerprint = ?, feed_url = ?, "
-                        "entry = COALESCE(entry, ?) WHERE source = ? AND id = ?",
+                        "UPDATE articles SET fingerprint = ?, feed_url = ?, entry = CASE WHEN "
+                        "status = 'queued' THEN COALESCE(entry, ?) ELSE entry END "
+                        "WHERE source = ? AND id = ?",
                         (item.fingerprint, item.feed_url, item.entry, source, item.id),
                     )
                 elif (
@@ -69,13 +80,11 @@ class ArticleQueries(Database):
         source: str,
         now: float,
         owner: str,
-        lease: float,
+        ttl: float,
         limit: int = 10_000,
         ids: Iterable[str] | None = None,
         due_by: float | None = None,
     ) -> list[QueueItem]:
-        """Lease the queued articles of ``source`` whose next try has come by ``due_by``
-        (default ``now``), or the given ids."""
         due = now if due_by is None else min(due_by, now)
         if ids is None and not self.query(
             "SELECT 1 FROM articles WHERE status = 'queued' AND source = ? AND next_try_at <= ? "
@@ -103,8 +112,9 @@ class ArticleQueries(Database):
                         (source, *chunk, now),
                     ).fetchall()
             db.executemany(
-                "UPDATE articles SET lease_owner = ?, lease_until = ? WHERE source = ? AND id = ?",
-                [(owner, now + lease, source, row["id"]) for row in rows],
+                "UPDATE articles SET lease_owner = ?, lease_until = ?, "
+                "lease_token = COALESCE(lease_token, 0) + 1 WHERE source = ? AND id = ?",
+                [(owner, now + ttl, source, row["id"]) for row in rows],
             )
         return [
             QueueItem(
@@ -116,20 +126,34 @@ class ArticleQueries(Database):
                 row["attempts"],
                 row["path"],
                 row["discovered_at"],
+                (row["lease_token"] or 0) + 1,
             )
             for row in rows
         ]
 
-    def release(self, source: str, article_id: str, owner: str) -> None:
+    def renew(self, leases: Iterable[Lease], now: float, ttl: float) -> list[Lease]:
+        lost = []
         with self.write() as db:
-            db.execute(
-                "UPDATE articles SET lease_owner = NULL, lease_until = NULL "
-                "WHERE source = ? AND id = ? AND lease_owner = ?",
-                (source, article_id, owner),
+            for lease in leases:
+                renewed = db.execute(
+                    "UPDATE articles SET lease_until = ? "
+                    "WHERE source = ? AND id = ? AND lease_token = ? AND lease_owner IS NOT NULL",
+                    (now + ttl, lease.source, lease.id, lease.token),
+                ).rowcount
+                if not renewed:
+                    lost.append(lease)
+        return lost
+
+    def release(self, lease: Lease) -> bool:
+        with self.write() as db:
+            return bool(
+                db.execute(
+                    f"UPDATE articles SET lease_owner = NULL, lease_until = NULL WHERE {_HELD}",
+                    (lease.source, lease.id, lease.token),
+                ).rowcount
             )
 
     def reclaim_leases(self, is_dead: Callable[[str], bool]) -> int:
-        """Free the leases of owners that are gone (a crashed process on this host)."""
         owners = [
             row[0]
             for row in self.query(
@@ -146,26 +170,38 @@ class ArticleQueries(Database):
                 )
         return len(dead)
 
-    def archived_many(self, rows: Iterable[Archived], now: float) -> None:
-        """Mark articles archived, in one transaction."""
+    def archived_many(self, rows: Iterable[Archived], now: float) -> list[Archived]:
+        refused = []
+        with self.write() as db:
+            for r in rows:
+                done = db.execute(
+                    "UPDATE articles SET status = 'archived', path = ?, content_hash = ?, "
+                    "revision = ?, archived_at = ?, attempts = 0, last_error = NULL, "
+                    "lease_owner = NULL, lease_until = NULL, url = COALESCE(?, url), "
+                    f"entry = NULL WHERE {_HELD}",
+                    (r.path, r.content_hash, r.revision, now, r.url, r.source, r.id, r.token),
+                ).rowcount
+                if not done:
+                    refused.append(r)
+        return refused
+
+    def revised(self, rows: Iterable[Archived]) -> None:
         with self.write() as db:
             db.executemany(
-                "UPDATE articles SET status = 'archived', path = ?, content_hash = ?, revision = ?, "
-                "archived_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, "
-                "lease_until = NULL, url = COALESCE(?, url) WHERE source = ? AND id = ?",
-                [(r.path, r.content_hash, r.revision, now, r.url, r.source, r.id) for r in rows],
+                "UPDATE articles SET path = ?, content_hash = ?, revision = ? "
+                "WHERE source = ? AND id = ?",
+                [(r.path, r.content_hash, r.revision, r.source, r.id) for r in rows],
             )
 
-    def failed(
-        self, source: str, article_id: str, *, error: str, next_try_at: float, give_up: bool
-    ) -> None:
-        """Count a failed try; the article stays queued until ``next_try_at``, or is given up."""
+    def failed(self, lease: Lease, *, error: str, next_try_at: float, give_up: bool) -> bool:
         with self.write() as db:
-            db.execute(
-                "UPDATE articles SET attempts = attempts + 1, last_error = ?, next_try_at = ?, "
-                "status = CASE WHEN ? THEN 'gone' ELSE status END, "
-                "lease_owner = NULL, lease_until = NULL WHERE source = ? AND id = ?",
-                (error[:500], next_try_at, give_up, source, article_id),
+            return bool(
+                db.execute(
+                    "UPDATE articles SET attempts = attempts + 1, last_error = ?, next_try_at = ?, "
+                    "status = CASE WHEN ? THEN 'gone' ELSE status END, "
+                    f"lease_owner = NULL, lease_until = NULL WHERE {_HELD}",
+                    (error[:500], next_try_at, give_up, lease.source, lease.id, lease.token),
+                ).rowcount
             )
 
     def article(self, source: str, article_id: str) -> ArticleRow | None:
@@ -197,9 +233,8 @@ class ArticleQueries(Database):
         return count
 
     def counts(self, source: str) -> dict[str, int]:
-        rows = self.query(
-            "SELECT status, COUNT(*) AS n FROM articles WHERE source = ? GROUP BY status", (source,)
-        )
+        """Kept by triggers on every status change: a read of three rows, however big."""
+        rows = self.query("SELECT status, n FROM article_counts WHERE source = ?", (source,))
         counts = {"queued": 0, "archived": 0, "gone": 0}
         counts.update({row["status"]: row["n"] for row in rows})
         return counts
