@@ -41,7 +41,7 @@ def rebuild_state(settings: Settings) -> str:
         state.close()
     done = ", ".join(f"{name}: {n} archived articles" for name, n in counts.items())
     aside = f"; the unreadable state was moved to {moved}" if moved else ""
-    return f"state {describe_state(settings)} rebuilt from {archive.location} ({done}){aside}"
+    return f"{describe_state(settings)} rebuilt from {archive.location} ({done}){aside}"
 
 
 def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:

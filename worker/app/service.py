@@ -1,9 +1,11 @@
 """The long-running service: the same pipeline as ``fetch``, on an APScheduler schedule.
 
-Jobs are rebuilt from config at every start (in-memory job store): one per feed, first run at
-start, then at the feed's own next-poll time (the interval, raised by Cache-Control or an honoured
-ttl, or backed off after failures) plus jitter; one job that retries queued articles whose time
-has come. ``max_instances=1`` and coalescing keep a slow feed from piling up runs.
+The schedule lives in the state, so any number of replicas on one state behave as one worker:
+each feed's next poll is stored with it (the interval, raised by Cache-Control or an honoured
+ttl, or backed off after failures, plus jitter), and a job that runs every ``TICK`` claims the
+feeds whose time has come (a claim per poll: one replica polls a feed, whoever is free) and
+polls them; another job retries queued articles whose time has come. A restart resumes every
+feed where its schedule stands. ``max_instances=1`` and coalescing keep jobs from piling up.
 
 Shutdown on SIGTERM/SIGINT: pause the scheduler (nothing new starts), tell the pipeline to start
 no further article, wait up to ``shutdown_grace`` for the jobs in flight, cancel what is left (its
@@ -19,7 +21,9 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -35,6 +39,7 @@ from worker.store.offloop import AsyncState
 
 log = logging.getLogger(__name__)
 STATE_CHECK_SECONDS = 2.0
+TICK = 1.0  # how often due feeds are claimed, at most
 
 
 class Service:
@@ -42,7 +47,9 @@ class Service:
         self.settings = settings
         self.sources = [s for s in settings.sources if s.enabled]
         self._stop = asyncio.Event()
-        self._inflight: set[asyncio.Task[object]] = set()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._polls: set[asyncio.Task[None]] = set()
+        self._feeds: dict[str, SourceSettings] = {}
         self._signals = 0
         self._archive_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -93,26 +100,21 @@ class Service:
         return 0
 
     async def _schedule(self, state: AsyncState) -> None:
+        await state.register_feeds((url, s.name) for s in self.sources for url in s.feeds)
+        self._feeds = {url: source for source in self.sources for url in source.feeds}
         scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
-        for source in self.sources:
-            for url in source.feeds:
-                # A restart keeps each feed's schedule: its backoff after failures, a
-                # Retry-After, a Cache-Control lifetime. Feeds never polled start at once.
-                due = (await state.feed(url)).next_poll_at
-                first = max(now, datetime.fromtimestamp(due, UTC)) if due else now
-                scheduler.add_job(
-                    self._feed_job,
-                    "interval",
-                    seconds=source.interval,
-                    jitter=source.interval * self.settings.service.jitter,
-                    args=(source, url),
-                    id=f"feed {source.name} {url}",
-                    next_run_time=first,
-                    max_instances=1,
-                    coalesce=True,
-                    misfire_grace_time=max(1, int(source.interval)),
-                )
+        tick = max(0.1, min(TICK, min(s.interval for s in self.sources) / 4))
+        scheduler.add_job(
+            self._feeds_job,
+            "interval",
+            seconds=tick,
+            id="feeds",
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(tick)),
+        )
         every = self.settings.service.queue_every
         scheduler.add_job(
             self._queue_job,
@@ -156,19 +158,42 @@ class Service:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
 
-    async def _feed_job(self, source: SourceSettings, url: str) -> None:
-        task = asyncio.current_task()
-        if task is None or self.pipeline is None or self._stop.is_set():
+    async def _feeds_job(self) -> None:
+        """Claim the feeds whose time has come (as many as this replica may poll at once)
+        and poll each in a task of its own."""
+        if self.pipeline is None or self.state is None or self._stop.is_set():
             return
-        self._inflight.add(task)
+        free = self.settings.http.max_connections - len(self._polls)
+        if free <= 0:
+            return
+        try:
+            urls = await self.state.claim_feeds(
+                [s.name for s in self.sources],
+                time.time(),
+                self.pipeline.context.owner,
+                self.settings.state.lease_ttl,
+                free,
+            )
+        except WorkerError as exc:  # the state is out of reach: /readyz says so; try again
+            log.warning("feeds_unclaimed", extra={"reason": exc.reason, "error": str(exc)})
+            return
+        for url in urls:
+            source = self._feeds.get(url)
+            if source is None:
+                continue  # a feed another replica's configuration has: its claim expires
+            task = asyncio.get_running_loop().create_task(self._poll(source, url))
+            self._polls.add(task)
+            self._inflight.add(task)
+            task.add_done_callback(self._polls.discard)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _poll(self, source: SourceSettings, url: str) -> None:
+        assert self.pipeline is not None
         try:
             outcome = await self.pipeline.poll(source, feed_urls=[url])
             self._note_archive(outcome)
-            await self._reschedule(source, url)
         except Exception:
             log.exception("job_failed", extra={"source": source.name, "feed_url": url})
-        finally:
-            self._inflight.discard(task)
 
     async def _queue_job(self) -> None:
         task = asyncio.current_task()
@@ -195,20 +220,6 @@ class Service:
         elif outcome.articles["new"] or outcome.articles["updated"]:
             self._archive_error = None
 
-    async def _reschedule(self, source: SourceSettings, url: str) -> None:
-        """Move the feed's job to its next-poll time (backoff, Cache-Control, ttl)."""
-        if self.scheduler is None or self.state is None:
-            return
-        feed = await self.state.feed(url)
-        if feed.next_poll_at is None or feed.last_poll_at is None:
-            return
-        delay = max(1.0, feed.next_poll_at - feed.last_poll_at)
-        job = self.scheduler.get_job(f"feed {source.name} {url}")
-        if job is None:
-            return
-        if abs(job.trigger.interval.total_seconds() - delay) > 0.001:
-            job.reschedule("interval", seconds=delay, jitter=delay * self.settings.service.jitter)
-
     async def _state_check(self) -> str | None:
         """Whether the state answers and can be written; a state locked by another process or
         out of reach makes the worker unready, never the endpoint slow."""
@@ -222,13 +233,20 @@ class Service:
         except WorkerError as exc:
             return str(exc)
 
+    async def _archive_check(self) -> str | None:
+        try:
+            async with asyncio.timeout(STATE_CHECK_SECONDS):
+                return await asyncio.to_thread(self.archive.writable)
+        except TimeoutError:
+            return f"no answer within {STATE_CHECK_SECONDS:g}s"
+
     async def _readiness(self) -> dict[str, str | None]:
         checks: dict[str, str | None] = {"config": None}
         checks["scheduler"] = (
             None if self.scheduler is not None and self.scheduler.running else "not running"
         )
         checks["state"] = await self._state_check()
-        checks["archive"] = self._archive_error or await asyncio.to_thread(self.archive.writable)
+        checks["archive"] = self._archive_error or await self._archive_check()
         return checks
 
 

@@ -27,23 +27,22 @@ def _section(name: str, table: object, env: Mapping[str, str]) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"[{name}]: expected a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    keys = [n for n, f in fields.items() if f.metadata["kind"] != "env"]
+    keys = [n for n, f in fields.items() if not f.metadata["only_env"]]
     for key in table:
         if key not in keys:
             raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(keys)})")
     values: dict[str, Any] = {}
     for fname, f in fields.items():
-        kind = f.metadata["kind"]
+        kind, only_env = f.metadata["kind"], f.metadata["only_env"]
         env_name = f"NEWS_WORKER_{name.upper()}_{fname.upper()}"
         standard = [v for n in f.metadata["env"] for v in (n, n.lower()) if env.get(v)]
         raw: object
-        if kind != "env" and env_name in env:
+        if not only_env and env_name in env:
             raw, key = env[env_name], env_name
-        elif kind != "env" and fname in table:
+        elif not only_env and fname in table:
             raw, key = table[fname], f"{name}.{fname}"
         elif standard:
             raw, key = env[standard[0]], standard[0]
-            kind = "proxy" if kind == "env" else kind
         else:
             continue
         values[fname] = convert(kind, raw, key, f.metadata["minimum"])

@@ -15,17 +15,70 @@ SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def _meta(
-    kind: str, doc: str, *, minimum: float | None = None, env: tuple[str, ...] = ()
+    kind: str,
+    doc: str,
+    *,
+    minimum: float | None = None,
+    env: tuple[str, ...] = (),
+    only_env: bool = False,
+    secret: bool = False,
 ) -> dict[str, Any]:
     """A key's declaration. ``env``: standard environment variables (``HTTPS_PROXY``...) that
-    give the value when neither the file nor a ``NEWS_WORKER_`` variable does; a key of kind
-    ``env`` is read only from them (it is not a key of the file)."""
-    return {"kind": kind, "doc": doc, "minimum": minimum, "env": env}
+    give the value when neither the file nor a ``NEWS_WORKER_`` variable does; with
+    ``only_env`` the value is read only from them (it is not a key of the file). ``secret``
+    values are masked wherever settings are shown."""
+    return {
+        "kind": kind,
+        "doc": doc,
+        "minimum": minimum,
+        "env": env,
+        "only_env": only_env,
+        "secret": secret,
+    }
 
 
 @dataclass(frozen=True)
 class ArchiveSettings:
     dir: Path = field(default=Path("archive"), metadata=_meta("path", "the dated archive"))
+    url: str = field(
+        default="",
+        metadata=_meta(
+            "archive_url",
+            'where the archive is: a folder, or "s3://bucket/prefix" on an S3-compatible store '
+            "(configured by the AWS_* variables); empty: archive.dir",
+        ),
+    )
+    aws_endpoint_url: str = field(
+        default="", metadata=_meta("text", "S3 endpoint", env=("AWS_ENDPOINT_URL",), only_env=True)
+    )
+    aws_access_key_id: str = field(
+        default="",
+        metadata=_meta("text", "S3 key ID", env=("AWS_ACCESS_KEY_ID",), only_env=True),
+    )
+    aws_secret_access_key: str = field(
+        default="",
+        metadata=_meta(
+            "text", "S3 secret", env=("AWS_SECRET_ACCESS_KEY",), only_env=True, secret=True
+        ),
+    )
+    aws_session_token: str = field(
+        default="",
+        metadata=_meta(
+            "text", "S3 session token", env=("AWS_SESSION_TOKEN",), only_env=True, secret=True
+        ),
+    )
+    aws_region: str = field(
+        default="",
+        metadata=_meta(
+            "text", "S3 region", env=("AWS_REGION", "AWS_DEFAULT_REGION"), only_env=True
+        ),
+    )
+    aws_allow_http: bool = field(
+        default=False,
+        metadata=_meta(
+            "bool", "allow a plain-http S3 endpoint", env=("AWS_ALLOW_HTTP",), only_env=True
+        ),
+    )
     keep_raw: bool = field(
         default=True,
         metadata=_meta("bool", "keep the fetched page gzip-compressed beside the record"),
@@ -46,6 +99,15 @@ class StateSettings:
     path: Path = field(
         default=Path("archive/.state/news-worker.sqlite3"),
         metadata=_meta("path", "SQLite file: feed validators, seen articles, the queue"),
+    )
+    url: str = field(
+        default="",
+        metadata=_meta(
+            "state_url",
+            'where the state is: a SQLite file, or "postgresql://user@host:port/db" for several '
+            "processes or machines; empty: state.path",
+            secret=True,
+        ),
     )
     lease_ttl: float = field(
         default=60.0,
@@ -117,10 +179,12 @@ class HttpSettings:
         ),
     )
     http_proxy_env: str = field(
-        default="", metadata=_meta("env", "proxy for http URLs", env=("HTTP_PROXY",))
+        default="",
+        metadata=_meta("proxy", "proxy for http URLs", env=("HTTP_PROXY",), only_env=True),
     )
     https_proxy_env: str = field(
-        default="", metadata=_meta("env", "proxy for https URLs", env=("HTTPS_PROXY",))
+        default="",
+        metadata=_meta("proxy", "proxy for https URLs", env=("HTTPS_PROXY",), only_env=True),
     )
     ca_bundle: Path | None = field(
         default=None,

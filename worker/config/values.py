@@ -115,6 +115,21 @@ def convert(kind: str, value: object, key: str, minimum: float | None) -> Any:
                     f'{key}: expected a proxy URL such as "http://proxy.example:3128", '
                     f"got {mask_url(result)!r}"
                 )
+    elif kind == "text":
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        result = value.strip()
+    elif kind == "state_url":
+        result = convert("text", value, key, None)
+        if "://" in result and not result.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                f'{key}: expected a file path or "postgresql://user@host:port/db", '
+                f"got {mask_url(result)!r}"
+            )
+    elif kind == "archive_url":
+        result = convert("text", value, key, None)
+        if "://" in result and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/|$)", result):
+            raise ConfigError(f'{key}: expected a folder or "s3://bucket/prefix", got {result!r}')
     elif kind == "path":
         if not isinstance(value, str) or not value.strip() or "\x00" in value:
             raise ConfigError(f"{key}: expected a path, got {value!r}")

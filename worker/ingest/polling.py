@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 from collections.abc import Mapping
 
 from worker.config import SourceSettings
@@ -58,14 +59,18 @@ async def poll_feed(
                             "entries": len(parsed.entries),
                         },
                     )
-        due = next_poll(
+        due = _jittered(
             now,
-            source.interval,
-            ok=True,
-            max_age=cache_max_age(response.headers),
-            ttl_minutes=ttl or known.ttl_minutes,
-            honour_ttl=source.honour_ttl,
-            max_interval=service.max_interval,
+            context,
+            next_poll(
+                now,
+                source.interval,
+                ok=True,
+                max_age=cache_max_age(response.headers),
+                ttl_minutes=ttl or known.ttl_minutes,
+                honour_ttl=source.honour_ttl,
+                max_interval=service.max_interval,
+            ),
         )
         await state.feed_polled(
             url,
@@ -85,13 +90,17 @@ async def poll_feed(
         if not known_error:
             log.exception("feed_crashed", extra={"source": source.name, "feed_url": url})
         error = str(exc) or repr(exc)
-        due = next_poll(
+        due = _jittered(
             now,
-            source.interval,
-            ok=False,
-            failures=known.consecutive_failures + 1,
-            retry_after=exc.retry_after if isinstance(exc, TransientFetchError) else None,
-            failure_cap=service.failure_backoff_max,
+            context,
+            next_poll(
+                now,
+                source.interval,
+                ok=False,
+                failures=known.consecutive_failures + 1,
+                retry_after=exc.retry_after if isinstance(exc, TransientFetchError) else None,
+                failure_cap=service.failure_backoff_max,
+            ),
         )
         await state.feed_polled(
             url, source.name, now=now, outcome="failed", ok=False, error=error, next_poll_at=due
@@ -114,6 +123,12 @@ async def poll_feed(
     if context.observer:
         context.observer.feed_done(source.name, url, result)
     return result
+
+
+def _jittered(now: float, context: Context, due: float) -> float:
+    """The next poll, later by up to ``service.jitter`` of the delay: feeds of one interval
+    spread out instead of polling together."""
+    return due + random.uniform(0, context.settings.service.jitter) * max(0.0, due - now)
 
 
 async def _parse(context: Context, body: bytes, url: str, headers: Mapping[str, str]) -> feeds.Feed:

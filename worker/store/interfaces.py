@@ -9,7 +9,7 @@ first implementations; nothing outside ``worker.store`` knows which one it talks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -164,6 +164,18 @@ class StateStore(Protocol):
 
     def feeds_of(self, source: str) -> list[FeedRow]: ...
 
+    def register_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        """Make the configured feeds (``(url, source)``) the ones to poll: new ones are due at
+        once, feeds of those sources no longer configured are not polled any more."""
+        ...
+
+    def claim_feeds(
+        self, sources: Collection[str], now: float, owner: str, ttl: float, limit: int
+    ) -> list[str]:
+        """Claim, for one poll each, up to ``limit`` feeds of ``sources`` whose next poll has
+        come and that no other process is polling; the claim ends with ``feed_polled``."""
+        ...
+
     # robots.txt, kept across runs (the fetcher decides how long it is valid)
 
     def robots_get(self, origin: str) -> tuple[str | None, float] | None: ...
@@ -256,6 +268,7 @@ class ArchiveSpec:
 
     url: str
     keep_raw: bool
+    options: tuple[tuple[str, str], ...] = ()  # an object store's endpoint and credentials
 
 
 class ArchiveStore(Protocol):

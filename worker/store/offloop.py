@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -57,6 +57,14 @@ class AsyncState:
 
     async def feeds_of(self, source: str) -> list[FeedRow]:
         return await self._run(self.store.feeds_of, source)
+
+    async def register_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        await self._run(self.store.register_feeds, list(feeds))
+
+    async def claim_feeds(
+        self, sources: Collection[str], now: float, owner: str, ttl: float, limit: int
+    ) -> list[str]:
+        return await self._run(self.store.claim_feeds, list(sources), now, owner, ttl, limit)
 
     async def robots_get(self, origin: str) -> tuple[str | None, float] | None:
         return await self._run(self.store.robots_get, origin)

@@ -4,6 +4,7 @@ start per host (politeness across processes); backfill progress."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Iterable
 
 from worker.store.interfaces import FeedRow, FeedState
 from worker.store.sqlite.db import Database
@@ -57,7 +58,7 @@ class FeedQueries(Database):
                     "last_modified = COALESCE(?, last_modified), body_hash = COALESCE(?, body_hash), "
                     "ttl_minutes = COALESCE(?, ttl_minutes), last_poll_at = ?, last_success_at = ?, "
                     "last_outcome = ?, last_error = NULL, consecutive_failures = 0, "
-                    "next_poll_at = ? WHERE url = ?",
+                    "next_poll_at = ?, poll_owner = NULL, poll_until = NULL WHERE url = ?",
                     (
                         source,
                         etag,
@@ -74,7 +75,8 @@ class FeedQueries(Database):
             else:
                 db.execute(
                     "UPDATE feeds SET source = ?, last_poll_at = ?, last_outcome = ?, last_error = ?, "
-                    "consecutive_failures = consecutive_failures + 1, next_poll_at = ? WHERE url = ?",
+                    "consecutive_failures = consecutive_failures + 1, next_poll_at = ?, "
+                    "poll_owner = NULL, poll_until = NULL WHERE url = ?",
                     (source, now, outcome, error, next_poll_at, url),
                 )
 
@@ -93,6 +95,40 @@ class FeedQueries(Database):
             )
             for row in rows
         ]
+
+    def register_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        wanted = list(dict.fromkeys(feeds))
+        with self.write() as db:
+            for source in {source for _, source in wanted}:
+                db.execute("UPDATE feeds SET active = 0 WHERE source = ?", (source,))
+            db.executemany(
+                "INSERT INTO feeds (url, source) VALUES (?, ?) ON CONFLICT (url) DO UPDATE "
+                "SET source = excluded.source, active = 1",
+                wanted,
+            )
+
+    def claim_feeds(
+        self, sources: Collection[str], now: float, owner: str, ttl: float, limit: int
+    ) -> list[str]:
+        names = list(sources)
+        if not names or limit <= 0:
+            return []
+        marks = ",".join("?" * len(names))
+        due = (
+            f"SELECT url FROM feeds WHERE active = 1 AND source IN ({marks}) "
+            "AND (next_poll_at IS NULL OR next_poll_at <= ?) "
+            "AND (poll_until IS NULL OR poll_until < ?) ORDER BY next_poll_at LIMIT ?"
+        )
+        args = (*names, now, now, limit)
+        if not self.query(due, args):
+            return []  # the usual tick: nothing due, no write transaction
+        with self.write() as db:
+            urls = [row[0] for row in db.execute(due, args).fetchall()]
+            db.executemany(
+                "UPDATE feeds SET poll_owner = ?, poll_until = ? WHERE url = ?",
+                [(owner, now + ttl, url) for url in urls],
+            )
+        return urls
 
     # robots.txt, kept across runs (the fetcher decides how long it is valid)
 

@@ -94,7 +94,15 @@ END;
 CREATE INDEX articles_leased ON articles (lease_owner) WHERE lease_owner IS NOT NULL;
 """
 
-STEPS: tuple[str, ...] = (V1, V2)
+# 3: the schedule lives in the state: any replica claims a due feed for one poll.
+V3 = """
+ALTER TABLE feeds ADD COLUMN poll_owner TEXT;
+ALTER TABLE feeds ADD COLUMN poll_until REAL;
+ALTER TABLE feeds ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX feeds_due ON feeds (next_poll_at);
+"""
+
+STEPS: tuple[str, ...] = (V1, V2, V3)
 VERSION = len(STEPS)
 
 

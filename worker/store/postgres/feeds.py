@@ -1,0 +1,165 @@
+"""State of feeds in PostgreSQL: validators, poll history, the schedule replicas share (due
+feeds claimed with ``FOR UPDATE SKIP LOCKED``), robots.txt, host bookings, backfill progress."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from worker.store.interfaces import FeedRow, FeedState
+from worker.store.postgres.db import Database
+
+_NOW = "extract(epoch from clock_timestamp())"
+
+
+class FeedQueries(Database):
+    def feed(self, url: str) -> FeedState:
+        rows = self.query(
+            "SELECT etag, last_modified, body_hash, consecutive_failures, next_poll_at, "
+            "ttl_minutes, last_poll_at FROM feeds WHERE url = %s",
+            (url,),
+        )
+        if not rows:
+            return FeedState(None, None, None, 0, None)
+        row = rows[0]
+        return FeedState(
+            row["etag"],
+            row["last_modified"],
+            row["body_hash"],
+            row["consecutive_failures"],
+            row["next_poll_at"],
+            row["ttl_minutes"],
+            row["last_poll_at"],
+        )
+
+    def feed_polled(
+        self,
+        url: str,
+        source: str,
+        *,
+        now: float,
+        outcome: str,
+        ok: bool,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        ttl_minutes: int | None = None,
+        error: str | None = None,
+        next_poll_at: float | None = None,
+    ) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO feeds (url, source) VALUES (%s, %s) ON CONFLICT (url) DO NOTHING",
+                (url, source),
+            )
+            if ok:
+                conn.execute(
+                    "UPDATE feeds SET source = %s, etag = COALESCE(%s, etag), "
+                    "last_modified = COALESCE(%s, last_modified), "
+                    "body_hash = COALESCE(%s, body_hash), ttl_minutes = COALESCE(%s, ttl_minutes), "
+                    "last_poll_at = %s, last_success_at = %s, last_outcome = %s, last_error = NULL, "
+                    "consecutive_failures = 0, next_poll_at = %s, poll_owner = NULL, "
+                    "poll_until = NULL WHERE url = %s",
+                    (
+                        source,
+                        etag,
+                        last_modified,
+                        body_hash,
+                        ttl_minutes,
+                        now,
+                        now,
+                        outcome,
+                        next_poll_at,
+                        url,
+                    ),
+                )
+            else:
+                conn.execute(
+                    "UPDATE feeds SET source = %s, last_poll_at = %s, last_outcome = %s, "
+                    "last_error = %s, consecutive_failures = consecutive_failures + 1, "
+                    "next_poll_at = %s, poll_owner = NULL, poll_until = NULL WHERE url = %s",
+                    (source, now, outcome, error, next_poll_at, url),
+                )
+
+    def feeds_of(self, source: str) -> list[FeedRow]:
+        rows = self.query("SELECT * FROM feeds WHERE source = %s ORDER BY url", (source,))
+        return [
+            FeedRow(
+                url=row["url"],
+                source=row["source"],
+                last_poll_at=row["last_poll_at"],
+                last_success_at=row["last_success_at"],
+                last_outcome=row["last_outcome"],
+                last_error=row["last_error"],
+                consecutive_failures=row["consecutive_failures"],
+                next_poll_at=row["next_poll_at"],
+            )
+            for row in rows
+        ]
+
+    def register_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        wanted = list(dict.fromkeys(feeds))
+        with self.write() as conn:
+            sources = sorted({source for _, source in wanted})
+            conn.execute("UPDATE feeds SET active = FALSE WHERE source = ANY(%s)", (sources,))
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO feeds (url, source) VALUES (%s, %s) ON CONFLICT (url) DO UPDATE "
+                    "SET source = excluded.source, active = TRUE",
+                    wanted,
+                )
+
+    def claim_feeds(
+        self, sources: Collection[str], now: float, owner: str, ttl: float, limit: int
+    ) -> list[str]:
+        if not sources or limit <= 0:
+            return []
+        rows = self.query(
+            "WITH due AS (SELECT url FROM feeds WHERE active AND source = ANY(%s) "
+            "AND (next_poll_at IS NULL OR next_poll_at <= %s) "
+            "AND (poll_until IS NULL OR poll_until < %s) ORDER BY next_poll_at NULLS FIRST "
+            "LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "UPDATE feeds f SET poll_owner = %s, poll_until = %s FROM due WHERE f.url = due.url "
+            "RETURNING f.url",
+            (list(sources), now, now, limit, owner, now + ttl),
+        )
+        return [row["url"] for row in rows]
+
+    def robots_get(self, origin: str) -> tuple[str | None, float] | None:
+        rows = self.query("SELECT body, fetched_at FROM robots WHERE origin = %s", (origin,))
+        return (rows[0]["body"], rows[0]["fetched_at"]) if rows else None
+
+    def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO robots (origin, body, fetched_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (origin) DO UPDATE SET body = excluded.body, "
+                "fetched_at = excluded.fetched_at",
+                (origin, text, fetched_at),
+            )
+
+    def reserve_host(self, host: str, gap: float) -> float:
+        # The database's clock, not ours: every machine books on the same one.
+        rows = self.query(
+            f"INSERT INTO hosts (host, next_start) VALUES (%s, {_NOW} + %s) "
+            f"ON CONFLICT (host) DO UPDATE SET next_start = GREATEST(hosts.next_start, {_NOW}) + %s "
+            f"RETURNING next_start - %s - {_NOW} AS wait",
+            (host, gap, gap, gap),
+        )
+        return max(0.0, float(rows[0]["wait"]))
+
+    def backfill_done(self, source: str, url: str, range_key: str) -> bool:
+        return bool(
+            self.query(
+                "SELECT 1 FROM backfill_files WHERE source = %s AND url = %s AND range_key = %s",
+                (source, url, range_key),
+            )
+        )
+
+    def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO backfill_files (source, url, range_key, done_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (source, url, range_key) "
+                "DO UPDATE SET done_at = excluded.done_at",
+                (source, url, range_key, now),
+            )
