@@ -1,5 +1,5 @@
-"""The Moscow Times' body blocks, case by case: text outside ``<p>``, and what never reaches the
-body (banners, appeals, share bars)."""
+"""The Moscow Times' body blocks, case by case: text outside ``<p>``, lists, and what never
+reaches the body (banners, appeals, share bars)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,23 @@ def test_loose_text_keeps_its_links_and_emphasis() -> None:
 )
 def test_furniture_inside_an_html_block_stays_out(box: str) -> None:
     assert _texts(f"Loose text.<br><br>{box}<div>A div.</div>") == ["Loose text.", "A div."]
+
+
+def test_list_text_is_plain_and_its_items_keep_markdown() -> None:
+    blocks, _ = _body(
+        (
+            "html",
+            '<ul><li><a href="/tag/dw">Deutsche Welle</a>, 2022</li><li><b>Meduza</b></li></ul>',
+        )
+    )
+    assert blocks == [
+        Block(
+            "list",
+            text="Deutsche Welle, 2022\nMeduza",
+            items=(f"[Deutsche Welle]({ORIGIN}/tag/dw), 2022", "**Meduza**"),
+        )
+    ]
+    assert Extracted(body=tuple(blocks)).text == "Deutsche Welle, 2022\nMeduza"
 
 
 def test_a_table_in_an_html_block_is_a_table() -> None:

@@ -122,11 +122,15 @@ def _html_block(node: LexborNode, base: str, depth: int = 0) -> list[Block]:
                     )
                 )
         elif tag in ("ul", "ol"):
-            items = tuple(
-                item.markdown for item in (inline(li, base) for li in child.css("li")) if item.text
-            )
+            items = [item for item in (inline(li, base) for li in child.css("li")) if item.text]
             if items:
-                blocks.append(Block("list", text="\n".join(items), items=items))
+                blocks.append(
+                    Block(
+                        "list",
+                        text="\n".join(item.text for item in items),
+                        items=tuple(item.markdown for item in items),
+                    )
+                )
         elif tag == "blockquote":
             blocks.append(_quote(child, base))
         elif tag == "figure":
