@@ -248,6 +248,14 @@ def related_block(title: str, href: str, label: str = "news") -> str:
 \t\t\t\t</aside>"""
 
 
+def link_block(title: str, href: str, text: str) -> str:
+    """A teaser link block with its description before its headline, both inside the link."""
+    return f"""<a class="article__link" href="{href}">
+\t\t\t\t\t<div class="article__link__text">{escape(text)}</div>
+\t\t\t\t\t<h3 class="article__link__title">{escape(title)}</h3>
+\t\t\t\t</a>"""
+
+
 def content(page: Page) -> str:
     parts = []
     for index, (kind, inner) in enumerate(page.blocks):

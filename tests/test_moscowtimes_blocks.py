@@ -1,5 +1,5 @@
-"""The Moscow Times' body blocks, case by case: text outside ``<p>``, lists, and what never
-reaches the body (banners, appeals, share bars)."""
+"""The Moscow Times' body blocks, case by case: text outside ``<p>``, teaser links, lists, and
+what never reaches the body (banners, appeals, share bars)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,43 @@ def test_loose_text_keeps_its_links_and_emphasis() -> None:
 )
 def test_furniture_inside_an_html_block_stays_out(box: str) -> None:
     assert _texts(f"Loose text.<br><br>{box}<div>A div.</div>") == ["Loose text.", "A div."]
+
+
+@pytest.mark.parametrize(
+    ("html", "title", "href"),
+    [
+        (  # the description before the headline, both in the link (the unseen pages' case)
+            '<a class="article__link" href="/2024/06/25/x-a85510"><div class="article__link__text">'
+            "Teaser text</div><h3 class='article__link__title'>Read our earlier report</h3></a>",
+            "Read our earlier report",
+            "/2024/06/25/x-a85510",
+        ),
+        (  # the headline first, the description after it
+            '<a href="/y-a2"><span class="link__headline">Headline</span><p>Description.</p></a>',
+            "Headline",
+            "/y-a2",
+        ),
+        (  # the headline holds the link, the description stands outside it
+            '<h4><a href="/y-a3">Headline</a></h4><p>Description <a href="/z">elsewhere</a>.</p>',
+            "Headline",
+            "/y-a3",
+        ),
+        (  # no headline element: the link's title attribute
+            '<a href="/y-a4" title="Headline"><p>Description.</p></a>',
+            "Headline",
+            "/y-a4",
+        ),
+        ('<a class="article__link" href="/y-a5">The War in Maps</a>', "The War in Maps", "/y-a5"),
+    ],
+)
+def test_a_teaser_link_is_titled_by_its_headline_alone(html: str, title: str, href: str) -> None:
+    blocks, related = _body(("link", html))
+    assert blocks == []
+    assert related == [Link(title, ORIGIN + href, "link")]
+
+
+def test_a_teaser_link_without_a_link_is_nothing() -> None:
+    assert _body(("link", "<h3 class='article__link__title'>Headline</h3>")) == ([], [])
 
 
 def test_list_text_is_plain_and_its_items_keep_markdown() -> None:

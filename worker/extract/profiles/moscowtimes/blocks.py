@@ -202,14 +202,30 @@ def _related(node: LexborNode, base: str) -> list[Link]:
     return links
 
 
+_HEADLINE = "[class*=__title], [class*=__headline], h2, h3, h4, h5, h6"
+
+
 def _teasers(node: LexborNode, base: str) -> list[Link]:
-    links = []
-    for anchor in node.css("a[href]"):
-        url = canonical_url(anchor.attributes.get("href") or "", base)
-        title = text_of(anchor) or squash(anchor.attributes.get("title")) or None
-        if url and title:
-            links.append(Link(title, url, "link"))
-    return links[:1]
+    """A teaser link block: its title is the teaser's headline element alone (the description
+    beside it is not part of it), else the link's title attribute, else the link's text."""
+    headline = node.css_first(_HEADLINE)
+    anchor = _link_around(headline, node) if headline is not None else None
+    anchor = anchor or node.css_first("a[href]")
+    if anchor is None:
+        return []
+    url = canonical_url(anchor.attributes.get("href") or "", base)
+    title = text_of(headline) or squash(anchor.attributes.get("title")) or text_of(anchor)
+    return [Link(title, url, "link")] if url and title else []
+
+
+def _link_around(node: LexborNode, block: LexborNode) -> LexborNode | None:
+    """The link that is ``node`` or holds it, inside ``block``; else the one inside it."""
+    at: LexborNode | None = node
+    while at is not None and at != block:
+        if at.tag == "a" and at.attributes.get("href"):
+            return at
+        at = at.parent
+    return node.css_first("a[href]")
 
 
 def body(content: LexborNode, base: str) -> tuple[list[Block], list[Link], list[str]]:
