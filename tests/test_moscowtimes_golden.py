@@ -54,6 +54,7 @@ def test_every_expected_field(
     jsonschema.validate(record, schema())
     assert record["id"] == expected_file.stem
     assert record["extraction"]["method"] == expected.pop("method")
+    assert record["extraction"]["layout"] == expected.pop("layout", "2024")
     expected.pop("fetched_by_url", None)
     block_types = expected.pop("block_types", None)
     if block_types is not None:
@@ -74,6 +75,14 @@ def test_no_furniture_anywhere(fetched: dict[str, dict[str, Any]]) -> None:
         for phrase in FURNITURE:
             assert phrase not in body, (path, phrase)
         assert record["extraction"]["warnings"] == []
+
+
+def test_records_written_before_layouts_still_validate(
+    fetched: dict[str, dict[str, Any]],
+) -> None:
+    record = dict(fetched["moscowtimes/2026/06/22/a93072.json"])
+    record["extraction"] = {k: v for k, v in record["extraction"].items() if k != "layout"}
+    jsonschema.validate(record, schema())
 
 
 def _seed_paragraphs() -> tuple[str, list[str]]:

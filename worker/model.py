@@ -81,6 +81,7 @@ class Extracted:
     label: str | None = None
     canonical_url: str | None = None
     method: str = "generic"
+    layout: str | None = None  # the profile's layout that read the page; None: none matched
     fallbacks: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 

@@ -101,6 +101,7 @@ def build(
         "extraction": {
             "method": extracted.method,
             "profile": profile,
+            "layout": extracted.layout,
             "fallbacks": list(extracted.fallbacks),
             "warnings": list(extracted.warnings),
         },
