@@ -1,5 +1,5 @@
 """The Moscow Times' body blocks, case by case: text outside ``<p>``, teaser links, lists, and
-what never reaches the body (banners, appeals, share bars)."""
+what never reaches the body (banners, appeals, share bars, the disclaimer)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from worker.extract.profiles.moscowtimes.blocks import body
 from worker.model import Block, Extracted, Link
 
 BASE = f"{ORIGIN}/2024/12/26/x-a1"
+DISCLAIMER = (
+    "The views expressed in opinion pieces do not necessarily reflect the position of "
+    "The Moscow Times."
+)
 
 
 def _body(*blocks: tuple[str, str]) -> tuple[list[Block], list[Link]]:
@@ -172,6 +176,36 @@ def _opinion(**changes: object) -> Extracted:
     }
     page = Page(**values)  # type: ignore[arg-type]
     return extract(document(page).encode(), page.url, "moscowtimes")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"disclaimer": True},  # the box after the body, as the fixture site has it
+        {  # the box inside .article__content, after the blocks
+            "blocks": [
+                ("html", "<p>The argument.</p>"),
+                ("html", "<p>The conclusion.</p>"),
+                ("aside", f'<div class="article__disclaimer">{DISCLAIMER}</div>'),
+            ]
+        },
+        {  # left in the body as a paragraph of its own
+            "blocks": [
+                ("html", "<p>The argument.</p>"),
+                ("html", f"<p>The conclusion.</p><p>{DISCLAIMER}</p>"),
+            ]
+        },
+    ],
+)
+def test_the_disclaimer_is_its_own_field_never_the_body(changes: dict[str, object]) -> None:
+    got = _opinion(**changes)
+    assert got.disclaimer == DISCLAIMER
+    assert got.text == "The argument.\n\nThe conclusion."
+    assert got.warnings == ()
+
+
+def test_no_disclaimer_is_none() -> None:
+    assert _opinion().disclaimer is None
 
 
 def test_furniture_phrases_never_reach_the_body_of_a_page_with_loose_text() -> None:

@@ -77,10 +77,26 @@ def test_no_furniture_anywhere(fetched: dict[str, dict[str, Any]]) -> None:
         assert record["extraction"]["warnings"] == []
 
 
-def test_records_written_before_layouts_still_validate(
+def test_disclaimer_is_its_own_field_on_opinion_pieces_only(
+    fetched: dict[str, dict[str, Any]],
+) -> None:
+    disclaimer = (
+        "The views expressed in opinion pieces do not necessarily reflect the position of "
+        "The Moscow Times."
+    )
+    for path, record in fetched.items():
+        if record["kind"] == "opinion":
+            assert record["disclaimer"] == disclaimer, path
+            assert "The views expressed" not in record["text"], path
+        else:
+            assert record["disclaimer"] is None, path
+
+
+def test_records_written_before_disclaimer_and_layout_still_validate(
     fetched: dict[str, dict[str, Any]],
 ) -> None:
     record = dict(fetched["moscowtimes/2026/06/22/a93072.json"])
+    del record["disclaimer"]
     record["extraction"] = {k: v for k, v in record["extraction"].items() if k != "layout"}
     jsonschema.validate(record, schema())
 

@@ -21,6 +21,10 @@ from worker.model import Extracted
 from worker.parse import dates
 
 SCHEMA_VERSION = 1
+# What an article says. Not ``disclaimer``: it is the site's note on every opinion piece, not the
+# piece's own words; rewording it would make a revision of every opinion article for nothing the
+# article changed (and adding a key here changes every record's hash, so reextract would rewrite
+# the whole archive). A record keeps the disclaimer of the page it was built from.
 CONTENT_FIELDS = (
     "url",
     "title",
@@ -94,6 +98,7 @@ def build(
         ],
         "kind": extracted.kind,
         "label": extracted.label,
+        "disclaimer": extracted.disclaimer,
         "fetched_at": dates.iso(fetch.fetched_at),
         "feed_url": fetch.feed_url,
         "revision": 1,

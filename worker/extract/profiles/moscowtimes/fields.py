@@ -1,5 +1,5 @@
 """The Moscow Times' article fields from one parsed page: header, byline, dates, section, tags,
-lead image, body (:mod:`.blocks`), kind and label. Each field falls back
+lead image, body (:mod:`.blocks`), kind, label and the opinion disclaimer. Each field falls back
 to JSON-LD and meta when its selector finds nothing, and says so in ``fallbacks``. What a
 redesign changed (the byline's authors and dates, the lead image) each layout reads its own way:
 its :class:`Parts`.
@@ -24,6 +24,8 @@ from worker.parse.urls import canonical_url
 NAME = "moscowtimes"
 _KIND = re.compile(r"\barticle--([a-z0-9_-]+)")
 _FEED_CATEGORY = re.compile(r"^[^-]+-\s*(.+)$")
+# The opinion disclaimer's opening, for one an editor left inside the body without its box.
+DISCLAIMER_OPENING = "The views expressed in opinion pieces"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,19 @@ def byline_authors(byline: LexborNode | None, selector: str, base: str) -> tuple
             href = node.attributes.get("href") if node.tag == "a" else None
             authors.append(Author(name, canonical_url(href, base) if href else None))
     return md.unique_authors(authors)
+
+
+def _disclaimer(scope: LexborNode, blocks: list[Block], opinion: bool) -> str | None:
+    """The disclaimer box's text; one left in the body as a paragraph is moved out of it."""
+    box = scope.css_first(".article__disclaimer, .disclaimer")
+    if box is None and opinion:  # any box named so; only opinion pieces carry one
+        box = scope.css_first("[class*=disclaimer]")
+    found = text_of(box)
+    for block in list(blocks):
+        if block.type in ("paragraph", "aside") and block.text.startswith(DISCLAIMER_OPENING):
+            blocks.remove(block)
+            found = found or block.text
+    return found
 
 
 def extract(
@@ -123,6 +138,7 @@ def extract(
     )
     label = text_of(header.css_first(".article__label")) if header is not None else None
     kind = kind_match.group(1) if kind_match else None
+    disclaimer = _disclaimer(scope, blocks, kind == "opinion" or label is not None)
     canonical = meta.canonical
     if canonical is None and title_node is not None:
         link = title_node.css_first("a[href]")
@@ -145,6 +161,7 @@ def extract(
         related=tuple(dict.fromkeys(related)),
         kind=kind,
         label=label,
+        disclaimer=disclaimer,
         canonical_url=canonical or url,
         method=NAME,
         fallbacks=tuple(fallbacks),
