@@ -5,6 +5,11 @@ meta tags and four JSON-LD blocks (one of them invalid JSON), the article header
 image, ``.article__block--<kind>`` body blocks with an ad banner injected into the second block,
 related insets, tags, the donation box, and page furniture around the article ("Most read",
 "Read more", newsletter and donation appeals). The markup is ours, written from that map.
+
+Two layouts the map does not describe are INVENTED here, to test dated layouts and drift: the
+``2026-11`` redesign (``Page.layout``; a new byline and lead image, see :func:`byline_2026` and
+:func:`featured_2026`) and the page that matches no known layout (:func:`drift_document`).
+No such redesign of the real site is known.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class Page:
     disclaimer: bool = False
     base_src: bool = False
     author_spans: bool = False
+    layout: str = "2024"  # "2026-11": the invented redesign
 
     @property
     def path(self) -> str:
@@ -207,6 +213,56 @@ def byline(page: Page) -> str:
 \t\t</div>"""
 
 
+def byline_2026(page: Page) -> str:
+    """INVENTED (2026-11 redesign): authors in ``.article__authors``, publication and update
+    each in its own ``time``."""
+    authors = ""
+    if page.authors:
+        links = [
+            f'<a href="{ORIGIN}/author/{slug}" class="article__author" rel="author">{escape(name)}</a>'
+            if slug
+            else f'<span class="article__author">{escape(name)}</span>'
+            for name, slug in page.authors
+        ]
+        joined = links[0] if len(links) == 1 else ", ".join(links[:-1]) + " and " + links[-1]
+        authors = f'\n\t\t\t<div class="article__authors">By {joined}</div>'
+    updated = (
+        f'\n\t\t\t\t<time class="article__updated" datetime="{page.modified}">Updated '
+        f"{visible_date(page.modified)}</time>"
+        if page.updated_shown
+        else ""
+    )
+    return f"""
+\t\t<div class="article__meta">{authors}
+\t\t\t<div class="article__dates">
+\t\t\t\t<time class="article__published" datetime="{page.published}">{visible_date(page.published)}</time>{updated}
+\t\t\t</div>
+\t\t\t<div class="article__share">
+\t\t\t\t<a href="https://t.me/share/url?url={page.url}" class="article__share__link">Telegram</a>
+\t\t\t</div>
+\t\t</div>"""
+
+
+def featured_2026(page: Page) -> str:
+    """INVENTED (2026-11 redesign): a ``<picture>`` with WebP sources in ``figure.article__hero``;
+    the credit inside the caption."""
+    if page.image is None:
+        return ""
+    file, caption, credit = page.image
+    stem = file.rsplit(".", 1)[0]
+    return f"""
+\t\t<figure class="article__hero">
+\t\t\t<picture>
+\t\t\t\t<source type="image/webp" srcset="{STATIC}/image/article_1360/{stem}.webp 1360w, {STATIC}/image/article_640/{stem}.webp 640w">
+\t\t\t\t<img src="{STATIC}/image/article_1360/{file}" alt="{escape(caption)}" width="1360" height="765">
+\t\t\t</picture>
+\t\t\t<figcaption class="article__hero__caption">
+\t\t\t\t{caption}
+\t\t\t\t<span class="article__hero__credits">{credit}</span>
+\t\t\t</figcaption>
+\t\t</figure>"""
+
+
 def featured(page: Page) -> str:
     if page.video:
         return f"""
@@ -248,6 +304,14 @@ def related_block(title: str, href: str, label: str = "news") -> str:
 \t\t\t\t</aside>"""
 
 
+def link_block(title: str, href: str, text: str) -> str:
+    """A teaser link block with its description before its headline, both inside the link."""
+    return f"""<a class="article__link" href="{href}">
+\t\t\t\t\t<div class="article__link__text">{escape(text)}</div>
+\t\t\t\t\t<h3 class="article__link__title">{escape(title)}</h3>
+\t\t\t\t</a>"""
+
+
 def content(page: Page) -> str:
     parts = []
     for index, (kind, inner) in enumerate(page.blocks):
@@ -287,11 +351,15 @@ def article(page: Page) -> str:
         if page.disclaimer
         else ""
     )
+    if page.layout == "2026-11":
+        top = byline_2026(page) + featured_2026(page)
+    else:
+        top = byline(page) + featured(page)
     return f"""<article class="article article--{page.kind}">
 \t\t<header class="article__header">{label}
 \t\t\t<h1><a href="{page.url}">{escape(page.title)}</a></h1>
 \t\t\t<h2>{escape(page.subtitle)}</h2>
-\t\t</header>{byline(page)}{featured(page)}
+\t\t</header>{top}
 \t\t<div class="article__content-container">
 \t\t\t<div class="article__content">
 {content(page)}
@@ -369,6 +437,40 @@ def document(page: Page, padding: str = "") -> str:
 \torganization. Support The Moscow Times!</p>
 </div>
 <footer class="footer"><p>&copy; The Moscow Times, all rights reserved.</p></footer>{padding}
+</body>
+</html>
+"""
+
+
+def drift_document(page: Page) -> str:
+    """INVENTED: a page in markup no layout of the profile knows (a redesign yet to come), with
+    furniture around it: the profile must say it matched nothing. ``blocks`` are its
+    paragraphs' inner HTML (kind ``paragraph``)."""
+    paragraphs = "".join(
+        f"\n\t\t\t<p>{inner}</p>" for kind, inner in page.blocks if kind == "paragraph"
+    )
+    names = " and ".join(escape(name) for name, _ in page.authors)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+{head(page)}
+<body class="page page--story">
+<header class="header">
+\t<nav class="nav"><a href="{ORIGIN}/">The Moscow Times</a>
+\t\t<a href="{ORIGIN}/contribute" class="nav__support">Support The Moscow Times!</a></nav>
+</header>
+<main class="story-page">
+\t<div class="story" data-id="{page.id}">
+\t\t<div class="story__head">
+\t\t\t<h1 class="story__headline">{escape(page.title)}</h1>
+\t\t\t<p class="story__by">{names} · <time datetime="{page.published}">{visible_date(page.published)}</time></p>
+\t\t</div>
+\t\t<div class="story__text">{paragraphs}
+\t\t</div>
+\t</div>
+\t<section class="cluster"><h3 class="cluster__title">Read more</h3></section>
+\t<div class="newsletter-box"><h3>Sign up for our free weekly newsletter</h3></div>
+</main>
+<footer class="footer"><p>&copy; The Moscow Times, all rights reserved.</p></footer>
 </body>
 </html>
 """

@@ -56,3 +56,22 @@ def test_render_unknown_id_is_a_one_line_error(cli: Cli, config: Path) -> None:
     assert code == 2
     assert err.strip().count("\n") == 0
     assert "a1" in err
+
+
+def test_render_puts_the_opinion_disclaimer_after_the_body(
+    cli: Cli, config: Path, archive_dir: Path
+) -> None:
+    assert cli("fetch", "--config", str(config))[0] == 0
+    path = archive_dir / "moscowtimes/2026/06/22/a93072.json"
+    code, out, _ = cli("render", "--config", str(config), str(path))
+    assert code == 0
+    blocks = out.split("\n\n")
+    disclaimer = (
+        "*The views expressed in opinion pieces do not necessarily reflect the position of "
+        "The Moscow Times.*"
+    )
+    last_paragraph = (
+        "A temporary administration, with profits held in escrow, would be *lawful* and effective."
+    )
+    assert blocks.index(disclaimer) == blocks.index(last_paragraph) + 1
+    assert out.count("The views expressed") == 1

@@ -79,8 +79,12 @@ class Extracted:
     related: tuple[Link, ...] = ()
     kind: str | None = None
     label: str | None = None
+    # The site's own note on the piece, kept apart from the body (the Moscow Times' opinion
+    # disclaimer: "The views expressed in opinion pieces do not necessarily reflect ...").
+    disclaimer: str | None = None
     canonical_url: str | None = None
     method: str = "generic"
+    layout: str | None = None  # the profile's layout that read the page; None: none matched
     fallbacks: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 

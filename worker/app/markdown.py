@@ -1,8 +1,9 @@
 """Render an archived record for a reader: Markdown in the spirit of the reference article.
 
 Headline, byline with real links, date, lead image with caption and credit, the body with its
-subheadings, quotes, links and images, then the related articles (listed after the body, not
-spliced into it) and the original URL, unbroken.
+subheadings, quotes, links and images, the site's disclaimer (in italics, after the body and
+apart from it), then the related articles (listed after the body, not spliced into it) and the
+original URL, unbroken.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def markdown(record: dict[str, Any]) -> str:
         parts.extend(_image(image["url"], image.get("caption"), image.get("credit")))
     for block in record.get("body", []):
         parts.extend(_block(block))
+    if record.get("disclaimer"):
+        parts.append(f"*{record['disclaimer']}*")
     if record.get("related"):
         related = "\n".join(f"- [{r['title']}]({r['url']})" for r in record["related"])
         parts.append(f"**Related articles:**\n\n{related}")

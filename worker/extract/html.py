@@ -7,6 +7,7 @@ Everything walks the tree with a depth bound, so hostile nesting cannot exhaust 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -124,36 +125,44 @@ class _InlineBuilder:
 
     def walk(self, node: LexborNode, depth: int, skip: frozenset[str]) -> None:
         for child in node.iter(include_text=True):
-            tag = child.tag
-            if tag == "-text":
-                value = (child.text_content or "").replace(_BREAK, " ")
-                self.text.append(value)
-                self.md.append(_escape(value))
-            elif tag in ("-comment", "script", "style", "noscript", "template") or tag in skip:
-                continue
-            elif tag == "br":
-                self.text.append(_BREAK)
-                self.md.append(_BREAK)
-            elif depth >= MAX_DEPTH:
-                flat = child.text(deep=True, separator=" ")
-                self.text.append(flat)
-                self.md.append(_escape(flat))
-            elif tag == "a":
-                self._link(child, depth, skip)
-            elif tag in ("em", "i", "strong", "b"):
-                mark = "*" if tag in ("em", "i") else "**"
-                inner = _InlineBuilder(self.base)
-                inner.walk(child, depth + 1, skip)
-                words = "".join(inner.md)
-                self.text.extend(inner.text)
-                self.links.extend(inner.links)
-                stripped = words.strip()
-                if stripped:
-                    lead = words[: len(words) - len(words.lstrip())]
-                    trail = words[len(words.rstrip()) :]
-                    self.md.append(f"{lead}{mark}{stripped}{mark}{trail}")
-            else:
-                self.walk(child, depth + 1, skip)
+            self.visit(child, depth, skip)
+
+    def visit(self, child: LexborNode, depth: int, skip: frozenset[str]) -> None:
+        tag = child.tag
+        if tag == "-text":
+            value = (child.text_content or "").replace(_BREAK, " ")
+            self.text.append(value)
+            self.md.append(_escape(value))
+        elif tag in ("-comment", "script", "style", "noscript", "template") or tag in skip:
+            return
+        elif tag == "br":
+            self.text.append(_BREAK)
+            self.md.append(_BREAK)
+        elif depth >= MAX_DEPTH:
+            flat = child.text(deep=True, separator=" ")
+            self.text.append(flat)
+            self.md.append(_escape(flat))
+        elif tag == "a":
+            self._link(child, depth, skip)
+        elif tag in ("em", "i", "strong", "b"):
+            mark = "*" if tag in ("em", "i") else "**"
+            inner = _InlineBuilder(self.base)
+            inner.walk(child, depth + 1, skip)
+            words = "".join(inner.md)
+            self.text.extend(inner.text)
+            self.links.extend(inner.links)
+            stripped = words.strip()
+            if stripped:
+                lead = words[: len(words) - len(words.lstrip())]
+                trail = words[len(words.rstrip()) :]
+                self.md.append(f"{lead}{mark}{stripped}{mark}{trail}")
+        else:
+            self.walk(child, depth + 1, skip)
+
+    def result(self) -> Inline:
+        text = "\n".join(squash(line) for line in "".join(self.text).split(_BREAK))
+        md = "  \n".join(squash(line) for line in "".join(self.md).split(_BREAK))
+        return Inline(text.strip(), md.strip(), tuple(dict.fromkeys(self.links)))
 
     def _link(self, node: LexborNode, depth: int, skip: frozenset[str]) -> None:
         inner = _InlineBuilder(self.base)
@@ -177,6 +186,15 @@ def inline(node: LexborNode, base: str, skip: frozenset[str] = frozenset()) -> I
         return Inline(text, _escape(text))
     builder = _InlineBuilder(base)
     builder.walk(node, 0, skip)
-    text = "\n".join(squash(line) for line in "".join(builder.text).split(_BREAK))
-    md = "  \n".join(squash(line) for line in "".join(builder.md).split(_BREAK))
-    return Inline(text.strip(), md.strip(), tuple(dict.fromkeys(builder.links)))
+    return builder.result()
+
+
+def inline_run(
+    nodes: Iterable[LexborNode], base: str, skip: frozenset[str] = frozenset()
+) -> Inline:
+    """Plain text and Markdown of a run of sibling nodes: text and inline elements that stand
+    outside any ``<p>``, as pasted copy does."""
+    builder = _InlineBuilder(base)
+    for node in nodes:
+        builder.visit(node, 0, skip)
+    return builder.result()

@@ -23,6 +23,10 @@ from worker.parse import dates
 from worker.parse.feeds import FeedEntry
 
 SCHEMA_VERSION = 1
+# What an article says. Not ``disclaimer``: it is the site's note on every opinion piece, not the
+# piece's own words; rewording it would make a revision of every opinion article for nothing the
+# article changed (and adding a key here changes every record's hash, so reextract would rewrite
+# the whole archive). A record keeps the disclaimer of the page it was built from.
 CONTENT_FIELDS = (
     "url",
     "title",
@@ -97,6 +101,7 @@ def build(
         ],
         "kind": extracted.kind,
         "label": extracted.label,
+        "disclaimer": extracted.disclaimer,
         "fetched_at": dates.iso(fetch.fetched_at),
         "feed_url": fetch.feed_url,
         "feed_entry": dataclasses.asdict(fetch.feed_entry) if fetch.feed_entry else None,
@@ -105,6 +110,7 @@ def build(
         "extraction": {
             "method": extracted.method,
             "profile": profile,
+            "layout": extracted.layout,
             "fallbacks": list(extracted.fallbacks),
             "warnings": list(extracted.warnings),
         },

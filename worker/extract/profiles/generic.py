@@ -16,8 +16,9 @@ from typing import Any
 from lxml.etree import _Element
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.extract.html import parse_html, squash, text_of
-from worker.extract.meta import PageMeta, page_meta
+from worker.extract.html import squash, text_of
+from worker.extract.layouts import Layout, Page
+from worker.extract.meta import PageMeta
 from worker.extract.profiles import container, figure, language, reader
 from worker.extract.profiles import metadata as md
 from worker.model import Author, Block, Extracted, Image
@@ -271,6 +272,9 @@ def metadata(meta: PageMeta, url: str, entry: FeedEntry | None) -> Extracted:
     )
 
 
-def read_page(text: str, url: str, entry: FeedEntry | None) -> Extracted:
-    tree = parse_html(text)
-    return read_tree(tree, text, page_meta(tree, url), url, entry)
+def _read(page: Page) -> Extracted:
+    return read_tree(page.tree, page.text, page.meta, page.url, page.entry)
+
+
+# One layout that reads any page: the generic profile never drifts.
+LAYOUTS = (Layout("generic", _read),)

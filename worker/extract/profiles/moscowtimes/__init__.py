@@ -15,25 +15,22 @@ The page structure and its traps are mapped in the project's source notes
 - one JSON-LD block (WebSite) is invalid JSON and must not sink the others.
 
 Where a selector finds nothing, the field falls back to JSON-LD and meta, and the body to the
-generic extractor; ``Extracted.fallbacks`` names each field that did.
+generic extractor; ``Extracted.fallbacks`` names each field that did. The markup a redesign
+changes is read by dated layouts (:mod:`.layouts`); a page that shows none of them is read by
+the generic profile with the ``NO_MATCH`` warning (the registry does that).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from urllib.parse import urlsplit
 
-from worker.extract.html import parse_html
-from worker.extract.meta import page_meta
-from worker.extract.profiles import generic
-from worker.extract.profiles.moscowtimes.fields import NAME, extract
-from worker.model import NO_MATCH, Extracted
-from worker.parse.feeds import FeedEntry
+from worker.extract.profiles.moscowtimes.fields import NAME
+from worker.extract.profiles.moscowtimes.layouts import LAYOUTS
 
 _ARTICLE_OPEN = re.compile(r'<article\s+class="article[\s"]')
 _SITE_ID = re.compile(r"-a(\d{1,12})(?=/?$)")
-__all__ = ["NAME", "read_page", "site_id"]
+__all__ = ["LAYOUTS", "NAME", "focus", "site_id"]
 
 
 def site_id(url: str) -> str | None:
@@ -58,31 +55,3 @@ def focus(html: str) -> str | None:
     if end < 0 or html.find("<article", match.end(), end) >= 0:
         return None
     return f"{html[:head_end]}</head><body>{html[match.start() : end]}</article></body></html>"
-
-
-def read_page(text: str, url: str, entry: FeedEntry | None) -> Extracted:
-    """A Moscow Times page as a record's fields. Only the ``<head>`` and the main ``<article>``
-    are parsed where they can be cut out safely; a page the profile does not match falls back
-    to generic extraction with a warning (a redesign becomes visible, not silent)."""
-    focused = focus(text)
-    tree = parse_html(focused or text)
-    meta = page_meta(tree, url)
-    extracted, matched = extract(tree, meta, url, entry)
-    if not matched and focused is not None:
-        tree = parse_html(text)  # the cut missed: read the whole page after all
-        meta = page_meta(tree, url)
-        extracted, matched = extract(tree, meta, url, entry)
-    if matched and tree.css_first(".article__content") is not None:
-        return extracted
-    if matched:
-        return dataclasses.replace(
-            extracted,
-            body=generic.extract_body(text, url),
-            method="generic",
-            fallbacks=(*extracted.fallbacks, "body"),
-            warnings=(*extracted.warnings, "no .article__content on the page"),
-        )
-    result = generic.read_tree(tree, text, meta, url, entry)
-    return dataclasses.replace(
-        result, warnings=(*result.warnings, f"{NO_MATCH}: {NAME} matched nothing")
-    )
