@@ -27,6 +27,7 @@ class S3Server:
         self.max_seconds = max_seconds
         self.port = port
         self.process: subprocess.Popen[str] | None = None
+        self._drainer: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
@@ -79,7 +80,8 @@ class S3Server:
         if not self.port:
             self.stop()
             raise RuntimeError("rclone serve s3 did not start")
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         threading.Thread(target=self._watchdog, daemon=True).start()
         return self
 
@@ -93,10 +95,17 @@ class S3Server:
         self.stop()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
             try:
-                self.process.wait(10)
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+                process.kill()
+                process.wait(10)
+        if self._drainer is not None:
+            self._drainer.join(10)  # it ends at the exited process's end of output
+        if process.stderr is not None:
+            process.stderr.close()

@@ -89,8 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     state = sub.add_parser("state", help="maintain the state file")
     common(state)
     state.add_argument(
-        "action", choices=("rebuild",), help="rebuild: restore the seen-set from the archive"
+        "action",
+        choices=("rebuild", "migrate"),
+        help="rebuild: restore the seen-set from the archive; migrate: copy a SQLite state "
+        "into PostgreSQL (--to)",
     )
+    state.add_argument("--to", metavar="POSTGRESQL_URL", help="the database migrate copies into")
 
     status = sub.add_parser("status", help="per source: polls, failures, counts")
     common(status)
@@ -171,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         if args.command == "render":
             print(render.render(settings, args.target, args.format), end="")
+            return 0
+        if args.command == "state" and args.action == "migrate":
+            print(maintenance.migrate_state(settings, args.to))
             return 0
         if args.command == "state":
             print(maintenance.rebuild_state(settings))

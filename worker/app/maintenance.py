@@ -1,18 +1,27 @@
-"""Maintenance commands: rebuild the state from the archive, re-extract from the raw pages."""
+"""Maintenance commands: rebuild the state from the archive, copy a SQLite state into
+PostgreSQL, re-extract from the raw pages."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from worker.app.runs import parse_day
 from worker.config import Settings
-from worker.errors import WorkerError
+from worker.config.values import mask_url
+from worker.errors import ConfigError, WorkerError
 from worker.extract import extract
 from worker.ingest.entries import entry_from_dict, entry_from_json
 from worker.parse import dates
-from worker.store import describe_state, open_archive, open_state, state_for_rebuild
+from worker.store import (
+    describe_state,
+    is_postgres,
+    open_archive,
+    open_state,
+    state_for_rebuild,
+)
 from worker.store.interfaces import Archived, Restored
 from worker.store.record import CONTENT_FIELDS, FetchInfo, build
 
@@ -42,6 +51,29 @@ def rebuild_state(settings: Settings) -> str:
     done = ", ".join(f"{name}: {n} archived articles" for name, n in counts.items())
     aside = f"; the unreadable state was moved to {moved}" if moved else ""
     return f"{describe_state(settings)} rebuilt from {archive.location} ({done}){aside}"
+
+
+def migrate_state(settings: Settings, url: str | None) -> str:
+    """Copy the SQLite state into the PostgreSQL database at ``url``."""
+    if not url or not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError('--to: expected "postgresql://user@host:port/db"')
+    if is_postgres(settings):
+        raise ConfigError(
+            "state.url: the state is in PostgreSQL already; migrate copies a SQLite state"
+        )
+    try:
+        from worker.store.migrate import copy_state
+    except ImportError as exc:
+        raise ConfigError(
+            "state migrate needs the postgresql extra: pip install 'news-worker[postgresql]'"
+        ) from exc
+    path = settings.state.path if not settings.state.url else Path(settings.state.url)
+    copied = copy_state(path, url)
+    counts = ", ".join(f"{n} {table}" for table, n in copied.items())
+    return (
+        f"copied {path} into {mask_url(url)}: {counts}; set state.url (or NEWS_WORKER_STATE_URL) "
+        "to it to use it"
+    )
 
 
 def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:
