@@ -23,7 +23,7 @@ from service_helpers import ServiceProcess, free_port, wait_for
 from sitesrv import Site, SiteServer
 from worker.store import open_archive
 
-GAP = 0.2
+GAP = 0.4  # the host's gap; arrival jitter on a loaded machine is tens of milliseconds
 
 
 def _scaled_config(
@@ -33,7 +33,7 @@ def _scaled_config(
     state_url: str,
     archive_url: str,
     port: int,
-    interval: str = "2s",
+    interval: str = "3s",
     lease_ttl: str = "2s",
     http: dict[str, object] | None = None,
 ) -> Path:
@@ -98,7 +98,7 @@ def test_three_replicas_archive_each_article_once_and_poll_each_feed_once_per_in
     )
     wait_for(lambda: len(_records(s3_env, archive_url)) == 10, 60, "ten records")
     started = time.monotonic()
-    time.sleep(6)  # three intervals of two seconds, every replica polling
+    time.sleep(9)  # three intervals of three seconds, every replica polling
     watched = time.monotonic() - started
     for replica in replicas:
         assert replica.stop() == 0
@@ -110,7 +110,7 @@ def test_three_replicas_archive_each_article_once_and_poll_each_feed_once_per_in
         polls = [r.at for r in site.requests(feed)]
         # Once per interval (plus up to 10% jitter), not once per replica per interval.
         in_window = [t for t in polls if t >= polls[0]]
-        assert len(in_window) <= watched / 2.0 + 3, (feed, len(in_window))
+        assert len(in_window) <= watched / 3.0 + 2, (feed, len(in_window))
     log = sorted(site.requests(), key=lambda r: r.at)
     gaps = [b.at - a.at for a, b in itertools.pairwise(log)]
     assert min(gaps) >= GAP * 0.7, sorted(gaps)[:5]
