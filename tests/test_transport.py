@@ -449,3 +449,32 @@ def test_a_redirect_into_the_private_network_is_refused_by_the_real_transport() 
         assert asked == ["news.test", "internal.test"]
 
     asyncio.run(scenario())
+
+
+def test_a_capture_keeps_the_exchange_as_it_went_over_the_wire() -> None:
+    import gzip
+
+    page = b"<html><body>" + b"<p>text</p>" * 200 + b"</body></html>"
+    packed = gzip.compress(page)
+
+    async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
+        await read_request(reader)
+        writer.write(answer(packed, "Content-Encoding: gzip", "X-Thing: one", "X-Thing: two"))
+        await writer.drain()
+
+    async def scenario() -> Response:
+        async with (
+            serve(handler) as server,
+            Fetcher(settings(), RetrySettings(attempts=1), capture=True) as f,
+        ):
+            return await f.get(f"http://127.0.0.1:{server.port}/page")
+
+    response = asyncio.run(scenario())
+    capture = response.capture
+    assert response.body == page and capture is not None
+    assert capture.payload == packed  # as received: still gzip
+    assert (capture.version, capture.status, capture.reason) == ("HTTP/1.1", 200, "OK")
+    assert ("Content-Encoding", "gzip") in capture.headers
+    assert [v for k, v in capture.headers if k == "X-Thing"] == ["one", "two"]
+    assert ("User-Agent", settings().user_agent) in capture.sent_headers
+    assert capture.peer == "127.0.0.1" and capture.url.endswith("/page")

@@ -44,6 +44,24 @@ TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522
 
 
 @dataclass(frozen=True)
+class Capture:
+    """The final exchange of a fetch as it went over the wire (kept with ``capture=True``):
+    what a WARC ``request`` and ``response`` record hold. ``payload`` is the body as received,
+    before any Content-Encoding was undone."""
+
+    method: str
+    url: str
+    sent_headers: tuple[tuple[str, str], ...]
+    version: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    payload: bytes
+    peer: str | None
+    started_at: float  # the request's start, seconds since the epoch
+
+
+@dataclass(frozen=True)
 class Response:
     """What a fetch produced: final URL, status, lower-cased headers, the decoded body, and the
     address it came from."""
@@ -54,6 +72,7 @@ class Response:
     body: bytes
     elapsed: float
     peer: str | None = None
+    capture: Capture | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -81,9 +100,11 @@ class Fetcher:
         on_request: Callable[[str, int | None, float], None] | None = None,
         robots_store: RobotsStore | None = None,
         host_book: HostBook | None = None,
+        capture: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.http = http
+        self.capture = capture
         self.retry = retry
         self._headers = {
             "User-Agent": http.user_agent,
@@ -228,17 +249,31 @@ class Fetcher:
 
     async def _exchange(self, url: str, headers: dict[str, str], proxy: str | None) -> Response:
         assert self._transport is not None, "use the fetcher with async with"
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         async with self._transport.open(url, {**self._headers, **headers}, proxy=proxy) as raw:
             if raw.status in REDIRECT_STATUSES or raw.status == 304:
                 await drain(raw)  # so the connection serves the next request
                 return Response(url, raw.status, raw.headers, b"", 0.0, raw.peer)
-            body = await self._read(url, raw)
-            return Response(
-                url, raw.status, raw.headers, body, time.monotonic() - started, raw.peer
-            )
+            received: list[bytes] | None = [] if self.capture else None
+            body = await self._read(url, raw, received)
+            capture = None
+            if received is not None:
+                capture = Capture(
+                    "GET",
+                    url,
+                    raw.sent_headers,
+                    raw.version,
+                    raw.status,
+                    raw.reason,
+                    raw.raw_headers,
+                    b"".join(received),
+                    raw.peer,
+                    started_at,
+                )
+            elapsed = time.monotonic() - started
+            return Response(url, raw.status, raw.headers, body, elapsed, raw.peer, capture)
 
-    async def _read(self, url: str, raw: Exchange) -> bytes:
+    async def _read(self, url: str, raw: Exchange, received: list[bytes] | None) -> bytes:
         cap = self.http.max_body_bytes
         length = raw.headers.get("content-length", "")
         if length.isdigit() and int(length) > cap and 200 <= raw.status < 300:
@@ -251,6 +286,8 @@ class Fetcher:
         chunks: list[bytes] = []
         size = 0
         async for chunk in raw.body:
+            if received is not None:
+                received.append(chunk)
             out = decoder.feed(chunk, cap - size)
             size += len(out)
             if size > cap:

@@ -37,12 +37,17 @@ _KEEP_ALIVE_TIMEOUT = re.compile(r"(?:^|[,\s])timeout\s*=\s*(\d{1,6})", re.IGNOR
 @dataclass
 class Exchange:
     """A response whose body is still to be read: status, lower-cased headers (repeated ones
-    joined by ", "), the URL answered and the peer's address."""
+    joined by ", "), the peer's address; and, for archiving the exchange as it went over the
+    wire, the request's headers as sent and the response's status line and headers as received."""
 
     status: int
     headers: Mapping[str, str]
     peer: str | None
     body: AsyncIterator[bytes]
+    reason: str = ""
+    version: str = "HTTP/1.1"
+    raw_headers: tuple[tuple[str, str], ...] = ()
+    sent_headers: tuple[tuple[str, str], ...] = ()
 
 
 class Transport(Protocol):
@@ -155,7 +160,20 @@ class AiohttpTransport:
             raise PermanentFetchError(f"{url}: not a usable URL ({exc})", reason="bad_url") from exc
         try:
             peer = response.peer if isinstance(response, _Response) else None
-            yield Exchange(response.status, _headers(response.headers), peer, _body(response, url))
+            yield Exchange(
+                response.status,
+                _headers(response.headers),
+                peer,
+                _body(response, url),
+                reason=response.reason or "",
+                version=f"HTTP/{response.version.major}.{response.version.minor}"
+                if response.version
+                else "HTTP/1.1",
+                raw_headers=tuple(
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
+                ),
+                sent_headers=tuple(response.request_info.headers.items()),
+            )
         finally:
             response.release()
 
