@@ -1,11 +1,12 @@
 """The operations files under ops/: the scaled-out compose file, the Prometheus alert rules and
-scrape config, and the Grafana dashboard."""
+scrape config, the Grafana dashboard, and README's commands for moving an archive over."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from service_helpers import free_port, wait_for
 from worker.app.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,3 +257,64 @@ def test_last_successful_poll_age_calls_a_never_polled_source_never() -> None:
     assert mapping["type"] == "range" and mapping["options"]["result"]["text"] == "never"
     # The age of a 0 timestamp (now) is in the range; a real one, under ten years, is not.
     assert 60 * 60 * 24 * 365 * 10 < mapping["options"]["from"] <= time.time()
+
+
+# README's commands for moving an archive into a bucket.
+
+
+def test_readme_rclone_command_copies_an_archive_into_a_bucket_without_its_state(
+    tmp_path: Path,
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    (exports,) = [shlex.split(line)[1:] for line in readme if line.startswith("export AWS_")]
+    (copy,) = [shlex.split(line) for line in readme if line.startswith("rclone copy ")]
+    environment = dict(item.split("=", 1) for item in exports)
+    assert set(environment) == {
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    }
+    archive = tmp_path / "work" / "archive"
+    record = archive / "moscowtimes" / "2024" / "12" / "27" / "a87467.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"id": "a87467"}')
+    (archive / ".state").mkdir()
+    (archive / ".state" / "news-worker.sqlite3").write_bytes(b"SQLite format 3\0")
+    bucket = re.search(r":([a-z0-9.-]+)/", copy[3])
+    assert bucket
+    (tmp_path / "s3" / bucket.group(1)).mkdir(parents=True)
+    port = free_port()
+    rclone = str(VENV_BIN / "rclone")
+    keys = f"{environment['AWS_ACCESS_KEY_ID']},{environment['AWS_SECRET_ACCESS_KEY']}"
+    server = subprocess.Popen(
+        [rclone, "serve", "s3", "--auth-key", keys, "--addr", f"127.0.0.1:{port}",
+         "--config", "/dev/null", str(tmp_path / "s3")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _listening(port), 20, "rclone serve s3")
+        environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        result = subprocess.run(
+            [rclone, *copy[1:], "--config", "/dev/null"],
+            cwd=archive.parent,
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **environment},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert result.returncode == 0, result.stderr
+    prefix = copy[3].split(":", 2)[2]  # bucket/prefix
+    copied = sorted(p.relative_to(tmp_path / "s3" / prefix) for p in (tmp_path / "s3").rglob("*.*"))
+    assert copied == [record.relative_to(archive)]
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
