@@ -271,6 +271,14 @@ def test_image_installs_the_lock_with_hashes_then_the_project_alone() -> None:
     assert copies[0] == "requirements.lock ./"  # before the code: a code change keeps the layer
 
 
+def test_build_context_leaves_out_what_the_image_does_not_copy() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().splitlines())
+    assert {".git", ".venv", ".ci-venv", "archive"} <= ignored
+    copies = [args.split() for instruction, args in _dockerfile_instructions() if instruction == "COPY"]
+    for source in [s for words in copies for s in words[:-1]]:
+        assert (ROOT / source).exists() and source.split("/")[0] not in ignored, source
+
+
 def test_dockerfile_passes_hadolint_at_warning_level() -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
     result = subprocess.run(
