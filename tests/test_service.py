@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import re
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -266,14 +269,62 @@ def test_container_runs_the_command_the_tests_run() -> None:
     dockerfile = (root / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["news-worker"]' in dockerfile
     assert 'CMD ["run"]' in dockerfile
-    assert "USER worker" in dockerfile and "HEALTHCHECK" in dockerfile
-    assert "pip install --no-cache-dir --upgrade pip" in dockerfile
+    assert "USER 10001:10001" in dockerfile and "HEALTHCHECK" in dockerfile
+    assert re.search(r"pip install --no-cache-dir pip==\d", dockerfile)  # before the lock
     compose = (root / "docker-compose.yml").read_text()
     grace = re.search(r"stop_grace_period: (\d+)s", compose)
     assert grace and int(grace.group(1)) > 20  # above the default shutdown_grace
     assert ":/config/news-worker.toml:ro" in compose
     assert "restart: unless-stopped" in compose
     assert BIN.name == "news-worker"
+
+
+def _dockerfile() -> dict[str, str]:
+    """The Dockerfile's last instruction of each kind, continuation lines joined."""
+    text = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.split(None, 1) for line in text.splitlines() if line.strip()]
+    return {words[0]: words[1] for words in lines if not words[0].startswith("#")}
+
+
+def test_image_command_and_health_check_work_as_the_container_runs_them(
+    tmp_path: Path, server: SiteServer
+) -> None:
+    """ENTRYPOINT + CMD with the image's environment (its paths under tmp_path), and the
+    HEALTHCHECK command: healthy while the service runs, unhealthy once it stopped."""
+    dockerfile = _dockerfile()
+    command = json.loads(dockerfile["ENTRYPOINT"]) + json.loads(dockerfile["CMD"])
+    health = json.loads(dockerfile["HEALTHCHECK"].split(" CMD ", 1)[1])
+    assert command[0] == BIN.name and health[0] == "python"
+    port = free_port()
+    config = write_config(
+        tmp_path / "container.toml", feeds=[server.url(f) for f in MT_FEEDS], archive=tmp_path / "x"
+    )
+    image_env = dict(item.split("=", 1) for item in shlex.split(dockerfile["ENV"]))
+    relocated = {
+        k: str(tmp_path / v.lstrip("/")) if v.startswith("/data/") else v for k, v in image_env.items()
+    }
+    relocated |= {"NEWS_WORKER_CONFIG": str(config), "NEWS_WORKER_SERVICE_PORT": str(port)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_WORKER_")} | relocated
+    log = (tmp_path / "container.log").open("wb")
+    process = subprocess.Popen(
+        [str(BIN), *command[1:]], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+    )
+
+    def healthy() -> bool:
+        check = [sys.executable, *health[1:]]
+        return subprocess.run(check, env=env, capture_output=True, timeout=10).returncode == 0
+
+    try:
+        wait_for(healthy, 30, "the HEALTHCHECK command to pass")
+        wait_for(lambda: len(records(tmp_path / "data" / "archive")) == 10, 30, "the archive")
+        assert (tmp_path / "data" / "state" / "news-worker.sqlite3").exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    assert not healthy()
 
 
 def test_ops_port_in_use_is_a_one_line_error(tmp_path: Path, server: SiteServer) -> None:
