@@ -103,21 +103,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """Config file, then environment (inside ``load``), then flags."""
+    """Config file, then environment (inside ``load``), then flags. ``--archive`` and
+    ``--state`` name a folder and a file: they win over ``archive.url`` / ``state.url`` too."""
     settings = load(args.config, profiles=registry.names())
     if args.archive is not None:
         old = settings.archive.dir
-        state_path = settings.state.path
-        if args.state is None and state_path.is_relative_to(old):
-            state_path = args.archive / state_path.relative_to(old)
+        state = settings.state
+        if args.state is None and not state.url and state.path.is_relative_to(old):
+            state = dataclasses.replace(state, path=args.archive / state.path.relative_to(old))
         settings = dataclasses.replace(
             settings,
-            archive=dataclasses.replace(settings.archive, dir=args.archive),
-            state=dataclasses.replace(settings.state, path=state_path),
+            archive=dataclasses.replace(settings.archive, dir=args.archive, url=""),
+            state=state,
         )
     if args.state is not None:
         settings = dataclasses.replace(
-            settings, state=dataclasses.replace(settings.state, path=args.state)
+            settings, state=dataclasses.replace(settings.state, path=args.state, url="")
         )
     return settings
 
