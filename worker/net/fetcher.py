@@ -123,6 +123,14 @@ class Fetcher:
             await self._transport.close()
         await self._resolver.close()
 
+    def pause(self) -> None:
+        """Start no further request until :meth:`resume` (those on the wire go on): the caller
+        has as many fetched pages in hand as it keeps."""
+        self._frontier.pause()
+
+    def resume(self) -> None:
+        self._frontier.resume()
+
     async def _reserve(self, host: str, gap: float) -> float:
         assert self._host_book is not None
         return self._host_book.reserve_host(host, gap)
