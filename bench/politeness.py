@@ -184,6 +184,14 @@ def figures(run: Run, gap: float) -> dict[str, float]:
     first, last = min(every), max(every)
     limit = (max(len(ts) for ts in times.values()) - 1) * gap
     firsts = sorted(ts[0] - first for ts in times.values())
+    # A host's feed (its last fetch: the peer fetches it twice) to its first article: the time a
+    # tool takes to read a feed and start on its articles, if more than the gap.
+    feed_waits = []
+    for log in arrivals.values():
+        feed = max((float(a[0]) for a in log if a[1] == "/rss/news"), default=None)  # type: ignore[arg-type]
+        later = [float(a[0]) for a in log if a[1] not in ("/robots.txt", "/rss/news")]  # type: ignore[arg-type]
+        if feed is not None and later:
+            feed_waits.append(min(later) - feed)
     return {
         "requests": len(every),
         "span": last - first,
@@ -201,7 +209,8 @@ def figures(run: Run, gap: float) -> dict[str, float]:
         "last_first": firsts[-1],
         "median_gap": statistics.median(gaps) if gaps else 0.0,
         "p90_gap": statistics.quantiles(gaps, n=10)[-1] if len(gaps) > 1 else 0.0,
-        "hosts": len(times),
+        "feed_wait": statistics.median(feed_waits) if feed_waits else 0.0,
+        "feed_wait_max": max(feed_waits, default=0.0),
     }
 
 
@@ -241,15 +250,17 @@ def report(args: argparse.Namespace, runs: list[Run]) -> None:
         )
     print(
         "where the time went (seconds): first request after the command's start; last host's "
-        "first request\nafter the first one; a host's gaps, median and 90th percentile; CPU of "
-        "the command and of the hosts' process"
+        "first request\nafter the first one; a host's feed to its first article, median and "
+        "most; a host's gaps, median\nand 90th percentile; CPU of the command (all its "
+        "processes) and of the hosts' process"
     )
     for run in runs:
         f = scores[run.label]
         if f["requests"]:
             print(
-                f"  {run.label:<38} first {f['lead']:.2f}; all hosts begun {f['last_first']:.2f}; "
-                f"gaps {f['median_gap']:.3f} / p90 {f['p90_gap']:.3f}; CPU {run.cpu:.1f} / "
+                f"  {run.label:<38} first {f['lead']:.2f}; all begun {f['last_first']:.2f}; "
+                f"feed to article {f['feed_wait']:.2f} / {f['feed_wait_max']:.2f}; "
+                f"gaps {f['median_gap']:.3f} / {f['p90_gap']:.3f}; CPU {run.cpu:.1f} / "
                 f"{run.server_cpu:.2f}"
             )
     ours = [f for label, f in scores.items() if label.startswith("news-worker") and f["requests"]]
