@@ -108,27 +108,37 @@ def mirror_config(
     name: str = "mirror",
     sections: str = "",
     source: str = "",
+    per_host_delay: float = 0.0,
+    per_host_concurrency: int | None = None,
+    respect_robots: bool = False,
+    sources: dict[str, list[str]] | None = None,
 ) -> Path:
-    """A configuration for a run over the local mirror: politeness and robots.txt off, loopback
-    allowed. ``sections`` are more TOML tables; ``source`` more keys for the source."""
+    """A configuration for a run over the local mirror: politeness and robots.txt off unless
+    asked for, loopback allowed. ``sections`` are more TOML tables; ``source`` more keys for each
+    source; ``sources`` several sources (name: feeds) instead of the one ``name`` with ``feeds``."""
+    chosen = sources if sources is not None else {name: feeds}
+    blocks = "".join(
+        f"""[[sources]]
+name = "{source_name}"
+profile = "moscowtimes"
+feeds = {json.dumps(source_feeds)}
+{source}
+"""
+        for source_name, source_feeds in chosen.items()
+    )
     path.write_text(
         f"""[archive]
 dir = {json.dumps(str(archive))}
 [state]
 path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
 [http]
-per_host_delay = "0s"
-per_host_concurrency = {concurrency}
+per_host_delay = "{per_host_delay:g}s"
+per_host_concurrency = {per_host_concurrency or concurrency}
 max_connections = {concurrency}
-respect_robots = false
+respect_robots = {json.dumps(respect_robots)}
 allow_private_addresses = true
 {sections}
-[[sources]]
-name = "{name}"
-profile = "moscowtimes"
-feeds = {json.dumps(feeds)}
-{source}
-""",
+{blocks}""",
         encoding="utf-8",
     )
     return path

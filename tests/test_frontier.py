@@ -111,6 +111,35 @@ def test_cancelled_requests_leave_no_slot_taken() -> None:
     asyncio.run(scenario())
 
 
+def test_paused_nothing_new_starts_and_what_is_on_the_wire_goes_on() -> None:
+    async def scenario() -> None:
+        frontier = Frontier(max_active=4, per_host=1, gap=0.0)
+        started: list[str] = []
+
+        async def request(host: str, seconds: float) -> None:
+            async with frontier.slot(host):
+                started.append(host)
+                await asyncio.sleep(seconds)
+
+        on_wire = asyncio.create_task(request("a.example", 0.05))
+        await asyncio.sleep(0.01)
+        frontier.pause()
+        frontier.pause()  # two callers pause: both must resume
+        waiting = [asyncio.create_task(request(h, 0.0)) for h in ("b.example", "c.example")]
+        await on_wire  # finished while paused
+        await asyncio.sleep(0.02)
+        assert started == ["a.example"] and frontier.waiting == 2
+        frontier.resume()
+        await asyncio.sleep(0.02)
+        assert started == ["a.example"]
+        frontier.resume()
+        await asyncio.gather(*waiting)
+        assert started == ["a.example", "b.example", "c.example"]
+        assert frontier.active == 0 and frontier.waiting == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_booked_start_elsewhere_delays_the_next_request_here() -> None:
     booked: list[tuple[str, float]] = []
 

@@ -22,14 +22,18 @@ from worker.ingest.context import Context
 from worker.ingest.entries import entry_from_json
 from worker.ingest.outcomes import ArticleOutcome, SourceOutcome
 from worker.ingest.policy import after_failure
-from worker.ingest.work import PageJob
+from worker.ingest.work import PageDone, PageJob
 from worker.model import NO_MATCH
+from worker.net.fetcher import Response
 from worker.store.interfaces import Archived, Lease, QueueItem, WriteOutcome
 
 log = logging.getLogger(__name__)
 
-# Pages fetched but not yet written wait in memory; fetching pauses beyond this many (about
-# 15 MB of news pages), so a slow disk slows the downloads instead of filling memory.
+# Pages fetched but not yet written wait in memory; at this many (about 15 MB of news pages) the
+# fetcher starts no further request, so a slow disk slows the downloads instead of filling
+# memory. Requests already on the wire still land (at most http.max_connections more). Counted
+# from the body's arrival, not from the claim: an article waiting for its host's gap holds no
+# page, and counting it starved every host but the first few (docs/PERFORMANCE.md, politeness).
 PAGES_IN_HAND = 128
 RECORD_EVERY = 64  # archived articles recorded in state per transaction
 
@@ -45,7 +49,7 @@ class Articles:
 
     def __init__(self, context: Context) -> None:
         self.context = context
-        self._in_hand = asyncio.Semaphore(PAGES_IN_HAND)
+        self._in_hand = 0
         self._archived: list[Archived] = []
         self._held: dict[tuple[str, str], Lease] = {}  # claimed, outcome not yet recorded
         self._heartbeat: asyncio.Task[None] | None = None
@@ -124,8 +128,7 @@ class Articles:
             await self._release(item)
             return
         try:
-            async with self._in_hand:
-                written = await self._archive(source, item)
+            written = await self._archive(source, item)
             result = written.outcome
             outcome.warnings += written.warned
         except (FetchError, ExtractError, ArchiveError) as exc:
@@ -191,28 +194,15 @@ class Articles:
         context = self.context
         started = time.monotonic()
         response = await context.fetcher.get(item.url, proxy=source.proxy)
-        if not response.body or response.body.isspace():
-            raise TransientFetchError(
-                f"{item.url}: empty body (HTTP {response.status})",
-                reason="empty_body",
-                status=response.status,
-            )
-        job = PageJob(
-            body=response.body,
-            requested_url=item.url,
-            final_url=response.url,
-            status=response.status,
-            content_type=response.headers.get("content-type"),
-            profile=source.profile,
-            source=source.name,
-            article_id=item.id,
-            entry=entry_from_json(item.entry),
-            feed_url=item.feed_url,
-            first_seen=item.first_seen,
-            path=item.path,
-            archive=context.archive.spec,
-        )
-        done = await context.pool.archive(job)
+        self._in_hand += 1
+        if self._in_hand == PAGES_IN_HAND:
+            context.fetcher.pause()
+        try:
+            done = await self._write(source, item, response)
+        finally:
+            self._in_hand -= 1
+            if self._in_hand == PAGES_IN_HAND - 1:
+                context.fetcher.resume()
         # Recorded in batches (one transaction per RECORD_EVERY, and at the end of every batch
         # of work): the file is in the archive already; a crash before the flush costs a
         # refetch found unchanged.
@@ -242,6 +232,31 @@ class Articles:
             },
         )
         return Written(done.outcome, bool(done.warnings))
+
+    async def _write(self, source: SourceSettings, item: QueueItem, response: Response) -> PageDone:
+        """Extract and write a fetched page (in the worker pool)."""
+        if not response.body or response.body.isspace():
+            raise TransientFetchError(
+                f"{item.url}: empty body (HTTP {response.status})",
+                reason="empty_body",
+                status=response.status,
+            )
+        job = PageJob(
+            body=response.body,
+            requested_url=item.url,
+            final_url=response.url,
+            status=response.status,
+            content_type=response.headers.get("content-type"),
+            profile=source.profile,
+            source=source.name,
+            article_id=item.id,
+            entry=entry_from_json(item.entry),
+            feed_url=item.feed_url,
+            first_seen=item.first_seen,
+            path=item.path,
+            archive=self.context.archive.spec,
+        )
+        return await self.context.pool.archive(job)
 
     async def flush(self) -> None:
         """Record the archived articles not yet recorded in state."""

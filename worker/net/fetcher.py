@@ -20,8 +20,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -29,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from worker.config import HttpSettings, RetrySettings
 from worker.errors import FetchError, GoneError, PermanentFetchError, TransientFetchError
 from worker.net.decoding import BodyDecoder
+from worker.net.exchange import Capture, HostBook, Response
 from worker.net.frontier import Frontier
 from worker.net.guard import AddressPolicy, GuardedResolver, Resolver
 from worker.net.headers import now_utc, retry_delay
@@ -41,50 +40,6 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524}
-
-
-@dataclass(frozen=True)
-class Capture:
-    """The final exchange of a fetch as it went over the wire (kept with ``capture=True``):
-    what a WARC ``request`` and ``response`` record hold. ``payload`` is the body as received,
-    before any Content-Encoding was undone."""
-
-    method: str
-    url: str
-    sent_headers: tuple[tuple[str, str], ...]
-    version: str
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-    payload: bytes
-    peer: str | None
-    started_at: float  # the request's start, seconds since the epoch
-
-
-@dataclass(frozen=True)
-class Response:
-    """What a fetch produced: final URL, status, lower-cased headers, the decoded body, and the
-    address it came from."""
-
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    elapsed: float
-    peer: str | None = None
-    capture: Capture | None = None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-
-class HostBook(Protocol):
-    """Books request starts per host where every process on the same state sees them."""
-
-    async def reserve_host(self, host: str, gap: float) -> float:
-        """Book the next start on ``host``; returns the seconds to wait before it."""
-        ...
 
 
 class Fetcher:
@@ -143,6 +98,14 @@ class Fetcher:
         if self._transport is not None:
             await self._transport.close()
         await self._resolver.close()
+
+    def pause(self) -> None:
+        """Start no further request until :meth:`resume` (those on the wire go on): the caller
+        has as many fetched pages in hand as it keeps."""
+        self._frontier.pause()
+
+    def resume(self) -> None:
+        self._frontier.resume()
 
     async def _reserve(self, host: str, gap: float) -> float:
         assert self._host_book is not None
@@ -323,4 +286,4 @@ def _worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, TransientFetchError) and exc.reason != "deadline"
 
 
-__all__ = ["FetchError", "Fetcher", "HostBook", "Response"]
+__all__ = ["Capture", "FetchError", "Fetcher", "HostBook", "Response"]

@@ -6,6 +6,11 @@ all. The global limit counts requests on the wire, not requests waiting for thei
 idle host's request never waits behind another host's backlog (Scrapy's downloader slots work
 this way). Hosts with waiting requests take turns when the global limit binds.
 
+A caller whose own backlog is full (the articles layer, with 128 fetched pages not yet written)
+can ``pause`` dispatching: requests on the wire go on, nothing new starts until it resumes. That
+is backpressure at the wire; a limit taken before a request joins its host's queue would be held
+through the host's gaps, and a few hosts' backlogs would hold all of it.
+
 With ``reserve``, each start is also booked in a store shared by every process on the same state
 (``StateStore.reserve_host``): the gap then holds across processes and machines. The local queue
 still spaces a host's own requests, so the store is asked once per request.
@@ -49,11 +54,22 @@ class Frontier:
         self._hosts: dict[str, _Host] = {}
         self._ready: deque[_Host] = deque()
         self._pruned_at = 0.0
+        self._pauses = 0
         self.active = 0
 
     @property
     def waiting(self) -> int:
         return sum(len(h.waiters) for h in self._hosts.values())
+
+    def pause(self) -> None:
+        """Start no further request until as many :meth:`resume` calls (those on the wire go
+        on)."""
+        self._pauses += 1
+
+    def resume(self) -> None:
+        self._pauses -= 1
+        if not self._pauses:
+            self._pump()
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -103,7 +119,7 @@ class Frontier:
 
     def _pump(self) -> None:
         now = asyncio.get_running_loop().time()
-        while self._ready and self.active < self.max_active:
+        while self._ready and self.active < self.max_active and not self._pauses:
             host = self._ready.popleft()
             host.queued = False
             if host.active >= self.per_host or host.next_at > now:
