@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 
 from worker.config import RetrySettings
-from worker.errors import ArchiveError, FetchError, GoneError, TransientFetchError
+from worker.errors import ArchiveError, BudgetError, FetchError, GoneError, TransientFetchError
 from worker.net.headers import backoff
 
 GIVE_UP_REASONS = frozenset(
@@ -31,12 +31,13 @@ def after_failure(
 ) -> Verdict:
     """The verdict on an article that failed its ``attempts``-th try with ``exc``.
 
-    404/410 and the reasons in :data:`GIVE_UP_REASONS` are final at once; anything else is
+    404/410, the reasons in :data:`GIVE_UP_REASONS` and a page past its CPU or memory budget
+    (the same bytes would cost the same again) are final at once; anything else is
     retried with doubling delays (at least the server's Retry-After) and given up after
     ``retry.give_up_after`` tries, except archive failures (a full disk is not the article's
     fault). ``jitter`` (0..1, random when None) spreads retries by up to 10%.
     """
-    give_up = isinstance(exc, GoneError) or (
+    give_up = isinstance(exc, GoneError | BudgetError) or (
         isinstance(exc, FetchError)
         and not isinstance(exc, TransientFetchError)
         and exc.reason in GIVE_UP_REASONS

@@ -119,8 +119,8 @@ async def poll_feed(
 async def _parse(context: Context, body: bytes, url: str, headers: Mapping[str, str]) -> feeds.Feed:
     try:
         return await context.pool.run(feeds.parse, body, url, headers.get("content-type"))
-    except ExtractError as exc:  # the worker process parsing it died
-        raise ParseError(str(exc)) from exc
+    except ExtractError as exc:  # past its budget, or the worker process parsing it died
+        raise ParseError(str(exc), reason=exc.reason) from exc
 
 
 def _queue_entries(

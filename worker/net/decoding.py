@@ -34,5 +34,3 @@ class BodyDecoder:
         except zlib.error as exc:
             raise TransientFetchError(f"corrupt compressed body: {exc}", reason="bad_body") from exc
         return out
-
-

@@ -95,9 +95,17 @@ class Fetcher:
         await self._client.aclose()
 
     async def get(
-        self, url: str, *, headers: Mapping[str, str] | None = None, robots: bool = True
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        robots: bool = True,
+        max_bytes: int | None = None,
     ) -> Response:
-        """GET with retries on transient failures. Raises :class:`FetchError` subclasses."""
+        """GET with retries on transient failures. Raises :class:`FetchError` subclasses.
+
+        ``max_bytes`` replaces ``http.max_body_bytes`` as the body cap (sitemaps have their own)."""
+        cap_bytes = max_bytes or self.http.max_body_bytes
         cap = self.retry.retry_after_cap
 
         def too_long(state: RetryCallState) -> bool:
@@ -124,16 +132,18 @@ class Fetcher:
             reraise=True,
         ):
             with attempt:
-                return await self._get_once(url, dict(headers or {}), robots)
+                return await self._get_once(url, dict(headers or {}), robots, cap_bytes)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _get_once(self, url: str, headers: dict[str, str], robots: bool) -> Response:
+    async def _get_once(
+        self, url: str, headers: dict[str, str], robots: bool, cap: int | None = None
+    ) -> Response:
         seen = {url}
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             if robots and self.http.respect_robots:
                 await self._robots.check(current)
-            response = await self._request(current, headers)
+            response = await self._request(current, headers, cap or self.http.max_body_bytes)
             if response.status not in REDIRECT_STATUSES:
                 return response
             location = response.headers.get("location")
@@ -170,7 +180,7 @@ class Fetcher:
             )
         return gate
 
-    async def _request(self, url: str, headers: dict[str, str]) -> Response:
+    async def _request(self, url: str, headers: dict[str, str], cap: int) -> Response:
         await self._guard.check(url)
         host = urlsplit(url).netloc.lower()
         status: int | None = None
@@ -179,7 +189,7 @@ class Fetcher:
             async with self._global, self._gate(host).slot():
                 started = time.monotonic()
                 async with asyncio.timeout(self.http.request_deadline):
-                    response = await self._stream(url, headers)
+                    response = await self._stream(url, headers, cap)
                     status = response.status
         except TimeoutError as exc:
             raise TransientFetchError(
@@ -191,8 +201,7 @@ class Fetcher:
                 self._on_request(host, status, time.monotonic() - started)
         return self._classify(response)
 
-    async def _stream(self, url: str, headers: dict[str, str]) -> Response:
-        cap = self.http.max_body_bytes
+    async def _stream(self, url: str, headers: dict[str, str], cap: int) -> Response:
         started = time.monotonic()
         try:
             async with self._client.stream("GET", url, headers=headers) as raw:

@@ -39,7 +39,6 @@ def is_public_address(address: str) -> bool:
     return not blocked
 
 
-
 class AddressGuard:
     """Refuses URLs whose host resolves to a non-public address (answers cached a minute)."""
 
@@ -83,4 +82,3 @@ class AddressGuard:
             return list(await self._resolver(host, port))
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         return [str(info[4][0]) for info in infos]
-

@@ -27,5 +27,3 @@ class HostGate:
                         await asyncio.sleep(wait)
                     self._next_start = loop.time() + self._delay
             yield
-
-

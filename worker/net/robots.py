@@ -30,7 +30,6 @@ class RobotsStore(Protocol):
     def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
 
 
-
 class Robots:
     """The robots.txt rules of every origin asked about; ``fetch(url)`` reads one body."""
 

@@ -1,0 +1,165 @@
+"""The worker process's side: every item (a feed or sitemap to parse, a page to extract) runs
+inside its CPU and memory budget, enforced by the kernel.
+
+Before each item the process lowers its own soft limits: ``RLIMIT_CPU`` to the CPU time used so
+far plus the budget (past it the kernel sends SIGXCPU, whose default action ends the process,
+even inside C code such as lexbor's or libxml2's parsers), ``RLIMIT_DATA`` to the memory mapped so
+far plus the budget (past it allocations fail: Python raises MemoryError, lexbor gives up on the
+page). After the item both go back to the hard limits, which are never touched, so an
+unprivileged process can raise them again. The parent (:mod:`worker.ingest.pool`) learns which
+item was running from an ``("item", index)`` message sent before each, and replaces a process
+that died or asked to be replaced (one that grew, or hit its memory budget).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from worker.errors import BudgetError, WorkerError
+
+
+def _status(key: str) -> int:
+    """A figure of /proc/self/status in bytes (VmData, VmRSS, VmHWM), 0 where unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _statm() -> tuple[int, int]:
+    """(resident, data) bytes of this process: one short read, cheaper than the status file."""
+    try:
+        fields = Path("/proc/self/statm").read_bytes().split()
+        return int(fields[1]) * _PAGE, int(fields[5]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+
+
+def _reset_peak() -> None:
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from VmRSS
+
+
+def _cpu_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class ItemBudget:
+    """Applies the limits around each item and tells the parent which item runs."""
+
+    def __init__(self, conn: Connection | None, cpu: float, memory: int) -> None:
+        self.conn = conn
+        self.cpu = cpu
+        self.memory = memory
+        self.recycle = False
+        self.rest = _statm()[0]
+
+    def _limit(self, which: int, soft: int) -> None:
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+    @contextmanager
+    def item(self, index: int) -> Iterator[None]:
+        if self.conn is not None:
+            self.conn.send(("item", index))
+        rss, data = _statm()
+        _reset_peak()
+        self._limit(resource.RLIMIT_CPU, math.ceil(_cpu_used() + self.cpu))
+        self._limit(resource.RLIMIT_DATA, data + self.memory)
+        try:
+            yield
+        except MemoryError:
+            self.recycle = True
+            raise BudgetError(
+                f"over the memory budget of {self.memory} bytes", reason="memory_budget"
+            ) from None
+        except Exception as exc:
+            # lexbor and libxml2 report a failed allocation as a failed parse.
+            if not isinstance(exc, WorkerError) and _status("VmHWM") - rss >= self.memory // 2:
+                self.recycle = True
+                raise BudgetError(
+                    f"over the memory budget of {self.memory} bytes ({type(exc).__name__})",
+                    reason="memory_budget",
+                ) from None
+            raise
+        finally:
+            self._limit(resource.RLIMIT_DATA, resource.RLIM_INFINITY)
+            self._limit(resource.RLIMIT_CPU, resource.RLIM_INFINITY)
+        if _statm()[0] - self.rest > self.memory // 4:
+            self.recycle = True  # what the item left behind is not given back: start afresh
+
+
+def init_worker(parent: int) -> None:
+    """Worker process initializer. SIGINT/SIGTERM are for the main process, which drains and
+    then shuts the pool down (a Ctrl-C reaches the whole process group; so may a supervisor's
+    SIGTERM). A worker must not outlive its parent: after a kill -9 of the parent its job queue
+    never reports end of file (every worker holds a copy of the writing end), so a watchdog
+    thread exits when the parent is gone. A write cut short leaves only a temporary file, which
+    the next start removes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve(conn: Connection, parent: int, cpu: float, memory: int) -> None:
+    """A worker process: answer ``(function, args, batched)`` messages until told to stop (None)
+    or the parent is gone. A batched function takes ``each`` and budgets its items itself."""
+    init_worker(parent)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    budget = ItemBudget(conn, cpu, memory)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break
+        if message is None:
+            break
+        function, args, batched = message
+        reply: tuple[str, Any, bool]
+        try:
+            if batched:
+                value = function(*args, each=budget.item)
+            else:
+                with budget.item(0):
+                    value = function(*args)
+            reply = ("ok", value, budget.recycle)
+        except Exception as exc:
+            if not isinstance(exc, WorkerError):
+                exc.add_note(traceback.format_exc())
+            reply = ("error", exc, budget.recycle)
+        try:
+            conn.send(reply)
+        except Exception as exc:  # an answer that cannot be pickled is a bug, not a hang
+            conn.send(("error", WorkerError(f"unsendable answer: {exc!r}"), True))
+        if budget.recycle:
+            break
+    conn.close()
+    os._exit(0)
