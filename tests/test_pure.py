@@ -9,6 +9,7 @@ import pytest
 from worker.config import RetrySettings, parse_duration, parse_size
 from worker.errors import (
     ArchiveError,
+    BudgetError,
     ConfigError,
     ExtractError,
     GoneError,
@@ -179,6 +180,12 @@ def test_sizes(value: object, size: int) -> None:
         (TransientFetchError("x", reason="timeout"), 40, True, None),
         (ArchiveError("disk full"), 40, False, 21600.0),  # never the article's fault
         (ExtractError("no body"), 2, False, 600.0),
+        # Past its budget, or refused markup: the same bytes would cost the same again.
+        (BudgetError("over", reason="cpu_budget"), 1, True, None),
+        (BudgetError("over", reason="memory_budget"), 1, True, None),
+        (ExtractError("refused", reason="too_many_attributes"), 1, True, None),
+        (ExtractError("refused", reason="nested_too_deep"), 1, True, None),
+        (ExtractError("crashed", reason="worker_crashed"), 1, False, 300.0),
     ],
 )
 def test_the_verdict_after_a_failure(
