@@ -198,3 +198,15 @@ def test_the_verdict_after_a_failure(
     assert after_failure(error, attempts, RetrySettings(), jitter=1.0).delay == pytest.approx(
         verdict.delay * 1.1
     )
+
+
+def test_errors_cross_process_boundaries_with_their_reason() -> None:
+    import pickle
+
+    for error in (
+        TransientFetchError("x", reason="timeout", status=503, retry_after=3.0),
+        BudgetError("over", reason="memory_budget"),
+        ExtractError("refused", reason="too_many_attributes"),
+    ):
+        again = pickle.loads(pickle.dumps(error))
+        assert (type(again), str(again), again.__dict__) == (type(error), str(error), error.__dict__)

@@ -29,6 +29,7 @@ from worker.net.headers import now_utc, retry_delay
 from worker.net.politeness import HostGate
 from worker.net.robots import Robots, RobotsStore
 from worker.net.transport import pooled_transport
+from worker.parse.urls import MAX_URL_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,11 @@ class Fetcher:
                     status=response.status,
                 )
             target = urljoin(current, location.strip())
+            if len(target) > MAX_URL_LENGTH:
+                raise PermanentFetchError(
+                    f"{current}: redirect to a URL of {len(target)} characters",
+                    reason="bad_redirect",
+                )
             if urlsplit(target).scheme not in ("http", "https"):
                 raise PermanentFetchError(
                     f"{current}: redirect to a non-http URL", reason="bad_redirect"
