@@ -4,10 +4,10 @@ inside its CPU and memory budget, and a process past it replaced."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
-import dataclasses
 from pathlib import Path
 from typing import Any
 

@@ -6,6 +6,7 @@ Everything walks the tree with a depth bound, so hostile nesting cannot exhaust 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -118,8 +119,9 @@ def most_attributes(html: str) -> int:
     :data:`MAX_ATTRIBUTES` (0 when there is none)."""
     most = 0
     for tag in _long_tags(html, 2 * MAX_ATTRIBUTES):
-        if tag[1:2].isalpha():
-            most = max(most, sum(1 for _ in _ATTRIBUTE.finditer(tag)) - 1)
+        if tag[1:2].isalpha():  # counted up to one past the cap: enough to refuse
+            found = sum(1 for _ in itertools.islice(_ATTRIBUTE.finditer(tag), MAX_ATTRIBUTES + 2))
+            most = max(most, found - 1)
     return most
 
 
