@@ -69,6 +69,7 @@ async def backfill(
         "articles_queued": found.queued,
         "undated_skipped": found.undated_skipped,
         **outcome.as_dict(),
+        "errors": (found.errors + outcome.errors)[:10],
         "exit_code": int(failed),
     }
     if json_summary:

@@ -57,6 +57,18 @@ def _reset_peak() -> None:
         Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from VmRSS
 
 
+def _from_memory(exc: BaseException) -> bool:
+    """Whether a MemoryError is among the causes of ``exc``."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _cpu_used() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -94,8 +106,11 @@ class ItemBudget:
                 f"over the memory budget of {self.memory} bytes", reason="memory_budget"
             ) from None
         except Exception as exc:
-            # lexbor and libxml2 report a failed allocation as a failed parse.
-            if not isinstance(exc, WorkerError) and _status("VmHWM") - rss >= self.memory // 2:
+            # lexbor and libxml2 report a failed allocation as a failed parse; our own parsers
+            # wrap a library's MemoryError in a ParseError.
+            if _from_memory(exc) or (
+                not isinstance(exc, WorkerError) and _status("VmHWM") - rss >= self.memory // 2
+            ):
                 self.recycle = True
                 raise BudgetError(
                     f"over the memory budget of {self.memory} bytes ({type(exc).__name__})",

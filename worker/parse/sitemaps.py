@@ -131,9 +131,9 @@ def parse(body: bytes, base_url: str) -> Sitemap:
                 node.clear()
                 while node.getprevious() is not None:
                     del parent[0]
-                if len(entries) >= MAX_ENTRIES:
-                    rest = data.count(b"<loc", offset) + data.count(b":loc>", offset) // 2
-                    return Sitemap(_kind(kind), tuple(entries), skipped + max(0, rest - 1))
+                if len(entries) >= MAX_ENTRIES:  # the rest is counted, not read
+                    total = data.count(b"<loc>") + data.count(b"<loc ")
+                    return Sitemap(_kind(kind), tuple(entries), max(skipped, total - len(entries)))
         parser.close()
     except etree.XMLSyntaxError as exc:
         if not kind:
