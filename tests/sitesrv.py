@@ -220,9 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             answer = site.answer(path, headers)
             with site.lock:
-                site.log.append(
-                    Logged(path, headers, answer.status, time.monotonic(), self.path)
-                )
+                site.log.append(Logged(path, headers, answer.status, time.monotonic(), self.path))
                 site.bytes_sent += len(answer.body)
                 self.server.count += 1
         if answer.delay:

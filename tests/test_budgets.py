@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from conftest import Cli, records, write_config
+from conftest import Cli, Spawn, records, write_config
+from service_helpers import free_port, wait_for
 from sitesrv import Scripted, Site, SiteServer
 from worker.errors import ExtractError
 from worker.extract import extract
@@ -140,10 +143,10 @@ def test_self_closing_divs_nest_as_html5_parses_them() -> None:
     assert refused.value.reason in ("nested_too_deep", "too_many_elements")
 
 
-def _paragraphs(megabytes: float) -> bytes:
-    """Paragraphs of 40 words (under the cap on elements), megabytes of them: trafilatura takes
-    minutes over 10 MB of it (0.5 MB 0.9 s, 2 MB 6.8 s)."""
-    one = f"<p>{WORDS}</p>"
+def _paragraphs(megabytes: float, words: int = 40) -> bytes:
+    """Short paragraphs (under the cap on elements), megabytes of them: trafilatura's time grows
+    faster than the size (9.9 MB of 28-word paragraphs: 12 s of CPU)."""
+    one = "<p>" + " ".join(f"w{n}" for n in range(words)) + "</p>"
     return _page("Paragraphs", body=one * int(megabytes * 1_000_000 / len(one)))
 
 
@@ -497,3 +500,72 @@ def test_render_source_chooses_among_sources_sharing_an_id(
         assert json.loads(out)["source"] == source
     code, _, err = cli("render", "--config", str(config), "a87467", "--source", "nope")
     assert code == 2 and "nope" in err
+
+
+# --- shutdown -------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_sigterm_during_a_long_extraction_stops_the_service_within_the_grace(
+    tmp_path: Path, server: SiteServer, site: Site, spawn: Spawn
+) -> None:
+    site.fault(REFERENCE, Scripted(200, HTML, _paragraphs(9.9, words=28)))
+    port = free_port()
+    config = write_config(
+        tmp_path / "service.toml",
+        feeds=[server.url("/rss/news")],
+        archive=tmp_path / "archive",
+        interval="1h",
+        service={"port": port, "shutdown_grace": "2s", "queue_every": "1h"},
+        sections={"limits": {"cpu": "10m"}},  # the budget would let it run for minutes
+    )
+    service = spawn(config, "service.log", port)
+    assert service.process is not None
+    pid = service.process.pid
+    wait_for(lambda: bool(site.requests(REFERENCE)), 60, "the long page to be fetched")
+    wait_for(
+        lambda: any(_cpu_seconds(child) > 1.0 for child in _children(pid)),
+        60,
+        "a worker process to be busy extracting it",
+    )
+    busy = [child for child in _children(pid) if _cpu_seconds(child) > 1.0]
+    others = [child for child in _children(pid) if child not in busy]
+    service.signal(signal.SIGTERM)
+    assert service.wait(timeout=60) == 0
+    events = [e["event"] for e in service.events()]
+    assert events[-1] == "service_stopped" and "shutdown_cancelled_jobs" in events
+    # The extraction was stopped, not waited for: it never finished, nothing was written.
+    assert busy and not [child for child in busy if _running(child)]
+    assert not list((tmp_path / "archive").rglob("a87467*"))
+    wait_for(lambda: not any(_running(child) for child in others), 10, "the other children")
+    [(status,)] = _state_rows(
+        tmp_path / "archive", "SELECT status FROM articles WHERE id = 'a87467'"
+    )
+    assert status == "queued"  # not given up: it goes on at the next start

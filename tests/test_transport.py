@@ -106,9 +106,7 @@ def test_concurrent_requests_open_connections_and_keep_at_most_max_idle() -> Non
                 bodies = await asyncio.gather(*(get(http, f"{url}/{n}") for n in range(8)))
                 assert transport.idle_connections == 3
                 await get(http, f"{url}/again")
-            assert sorted(b.split(b" ")[-1] for b in bodies) == sorted(
-                b"/%d" % n for n in range(8)
-            )
+            assert sorted(b.split(b" ")[-1] for b in bodies) == sorted(b"/%d" % n for n in range(8))
             assert server.connections == 8
 
     asyncio.run(scenario())
