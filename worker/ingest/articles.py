@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # 15 MB of news pages), so a slow disk slows the downloads instead of filling memory.
 PAGES_IN_HAND = 128
 RECORD_EVERY = 64  # archived articles recorded in state per transaction
+MAX_ERROR = 2000  # characters of an error the state keeps
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class Articles:
         context.state.failed(
             source.name,
             item.id,
-            error=f"{exc.reason}: {exc}",
+            error=f"{exc.reason}: {exc}"[:MAX_ERROR],
             next_try_at=context.now() + verdict.delay,
             give_up=verdict.give_up,
         )

@@ -17,7 +17,6 @@ item budget.
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import logging
 import re
@@ -137,7 +136,7 @@ class Backfill:
         now: Callable[[], float],
         on_file: Callable[[str, int], None] | None = None,
         *,
-        parse: SitemapParser | None = None,
+        parse: SitemapParser,
         limits: BackfillSettings | None = None,
     ) -> None:
         self.source = source
@@ -146,7 +145,7 @@ class Backfill:
         self.state = state
         self.now = now
         self.on_file = on_file
-        self.parse = parse or _in_thread
+        self.parse = parse  # in a worker process, within the item budget
         self.limits = limits or BackfillSettings()
         self.outcome = BackfillOutcome()
         self._done: set[str] = set()
@@ -242,7 +241,3 @@ class Backfill:
             extra={"source": self.source.name, "url": url, "in_range": len(items), "new": new},
         )
 
-
-async def _in_thread(body: bytes, url: str) -> sitemaps.Sitemap:
-    """Parse in a thread (tests); the pipeline parses in its worker processes instead."""
-    return await asyncio.to_thread(sitemaps.parse, body, url)

@@ -84,7 +84,7 @@ async def poll_feed(
         known_error = isinstance(exc, FetchError | ParseError)
         if not known_error:
             log.exception("feed_crashed", extra={"source": source.name, "feed_url": url})
-        error = str(exc) or repr(exc)
+        error = (str(exc) or repr(exc))[:2000]  # what the state keeps of it
         due = next_poll(
             now,
             source.interval,
