@@ -272,3 +272,16 @@ def test_worker_processes_do_not_import_the_cli_again(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
+
+
+def test_an_idle_process_that_died_is_replaced_before_the_next_item() -> None:
+    pool = WorkerPool(1)
+    try:
+        assert asyncio.run(pool.run(os.getpid)) != os.getpid()
+        [idle] = pool._idle
+        idle.process.kill()  # killed from outside while it waits (the OOM killer, an operator)
+        idle.process.join(10)
+        assert asyncio.run(pool.run(sum, (1, 2))) == 3  # not a failure of this item
+        assert pool.started == 2
+    finally:
+        pool.close()

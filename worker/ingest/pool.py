@@ -215,7 +215,9 @@ class WorkerPool:
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """``function(*args)`` in a worker process, as one item inside the budget."""
-        kind, value, _ = await self._exchange(function, args, batched=False)
+        kind, value, current = await self._exchange(function, args, batched=False)
+        if kind == "died" and current is None:  # the process was gone before the item began
+            kind, value, current = await self._exchange(function, args, batched=False)
         if kind == "ok":
             return cast(T, value)
         raise value
@@ -231,10 +233,14 @@ class WorkerPool:
         """The outcome of each page; a process that died on one page is that page's failure."""
         outcomes: list[Outcome | None] = [None] * len(jobs)
         pending = list(range(len(jobs)))
+        fresh_tries = 1  # a process gone before the batch began: once more on a new one
         while pending:
             kind, value, current = await self._exchange(
                 archive_pages, ([jobs[i] for i in pending],), batched=True
             )
+            if kind == "died" and current is None and fresh_tries:
+                fresh_tries -= 1
+                continue
             if kind == "ok":
                 for index, outcome in zip(pending, value, strict=True):
                     outcomes[index] = outcome
