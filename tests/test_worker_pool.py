@@ -285,3 +285,24 @@ def test_an_idle_process_that_died_is_replaced_before_the_next_item() -> None:
         assert pool.started == 2
     finally:
         pool.close()
+
+
+def test_budgets_work_under_finite_hard_limits(tmp_path: Path) -> None:
+    """A container may set hard limits; the budget lowers only soft ones and restores them."""
+    script = tmp_path / "limited.py"
+    script.write_text(
+        "import resource\n"
+        "from worker.ingest.budget import ItemBudget\n"
+        "resource.setrlimit(resource.RLIMIT_DATA, (2**40, 2**40))\n"
+        "resource.setrlimit(resource.RLIMIT_CPU, (10**6, 10**6))\n"
+        "budget = ItemBudget(None, 10.0, 64_000_000)\n"
+        "with budget.item(0):\n"
+        "    inside = resource.getrlimit(resource.RLIMIT_DATA)\n"
+        "print(inside[0] < 2**40, resource.getrlimit(resource.RLIMIT_DATA) == (2**40, 2**40))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True True\n"
