@@ -7,7 +7,7 @@ even inside C code such as lexbor's or libxml2's parsers), ``RLIMIT_DATA`` to th
 far plus the budget (past it allocations fail: Python raises MemoryError, lexbor gives up on the
 page). After the item both go back to the hard limits, which are never touched, so an
 unprivileged process can raise them again. The parent (:mod:`worker.ingest.pool`) learns which
-item was running from an ``("item", index)`` message sent before each, and replaces a process
+item was running from a shared integer the process sets before each, and replaces a process
 that died or asked to be replaced (one that grew, or hit its memory budget).
 """
 
@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,8 @@ class ItemBudget:
     """Applies the limits around each item and tells the parent which item runs. The files it
     reads and writes per item stay open (a path open costs more than the rest together)."""
 
-    def __init__(self, conn: Connection | None, cpu: float, memory: int) -> None:
-        self.conn = conn
+    def __init__(self, current: Synchronized[int] | None, cpu: float, memory: int) -> None:
+        self.current = current
         self.cpu = cpu
         self.memory = memory
         self.recycle = False
@@ -107,8 +108,8 @@ class ItemBudget:
 
     @contextmanager
     def item(self, index: int) -> Iterator[None]:
-        if self.conn is not None:
-            self.conn.send(("item", index))
+        if self.current is not None:
+            self.current.value = index
         rss, data = self._usage()
         self._reset_peak()
         self._limit(resource.RLIMIT_CPU, math.ceil(_cpu_used() + self.cpu))
@@ -159,12 +160,14 @@ def init_worker(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def serve(conn: Connection, parent: int, cpu: float, memory: int) -> None:
+def serve(
+    conn: Connection, current: Synchronized[int], parent: int, cpu: float, memory: int
+) -> None:
     """A worker process: answer ``(function, args, batched)`` messages until told to stop (None)
     or the parent is gone. A batched function takes ``each`` and budgets its items itself."""
     init_worker(parent)
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    budget = ItemBudget(conn, cpu, memory)
+    budget = ItemBudget(current, cpu, memory)
     while True:
         try:
             message = conn.recv()

@@ -72,9 +72,11 @@ class _Process:
         _spawn_without_the_cli()
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
+        # Which item the process is on (-1: none): written by it, read here once it has died.
+        self.current = context.RawValue("i", -1)
         self.process = context.Process(
             target=serve,
-            args=(child, os.getpid(), limits.cpu, limits.memory),
+            args=(child, self.current, os.getpid(), limits.cpu, limits.memory),
             name="news-worker-cpu",
             daemon=True,
         )
@@ -85,17 +87,14 @@ class _Process:
 
     def exchange(self, message: tuple[object, ...]) -> tuple[str, Any, bool, int | None]:
         """(kind, value, replace, item running at the end): runs in a thread, waiting only."""
-        current: int | None = None
+        self.current.value = -1
         try:
             self.conn.send(message)
-            while True:
-                kind, value, *rest = self.conn.recv()
-                if kind == "item":
-                    current = value
-                    continue
-                return kind, value, bool(rest[0]), current
+            kind, value, replace = self.conn.recv()
+            return kind, value, bool(replace), None
         except (EOFError, OSError):
-            return "died", self._death(), True, current
+            current = self.current.value
+            return "died", self._death(), True, None if current < 0 else current
 
     def _death(self) -> WorkerError:
         self.process.join(10)
