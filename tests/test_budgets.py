@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -22,9 +23,10 @@ from sitesrv import Scripted, Site, SiteServer
 from worker.errors import ExtractError
 from worker.extract import extract
 from worker.extract.html import MAX_NESTING, nesting_depth
+from worker.model import Author, Block, Extracted, Image, Link
 from worker.parse import feeds, sitemaps
 from worker.parse.charset import decode
-from worker.store.record import schema
+from worker.store.record import FetchInfo, build, schema
 
 REFERENCE = "/2024/12/27/ukraine-captured-north-korean-soldier-fighting-alongside-russia-south-korea-says-a87467"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -569,3 +571,52 @@ def test_sigterm_during_a_long_extraction_stops_the_service_within_the_grace(
         tmp_path / "archive", "SELECT status FROM articles WHERE id = 'a87467'"
     )
     assert status == "queued"  # not given up: it goes on at the next start
+
+
+BIG = "B" * 3_000_000
+_BLOCK = Block("paragraph", text="A paragraph.", markdown="A paragraph.")
+OVERSIZED = {
+    "title": {"title": BIG},
+    "subtitle": {"subtitle": BIG},
+    "description": {"description": BIG},
+    "section": {"section": BIG},
+    "language": {"language": BIG},
+    "kind": {"kind": BIG},
+    "label": {"label": BIG},
+    "canonical_url": {"canonical_url": "https://news.example/" + BIG},
+    "tags": {"tags": tuple(f"t{n}" for n in range(1000))},
+    "tag": {"tags": (BIG,)},
+    "authors": {"authors": tuple(Author(f"a{n}") for n in range(1000))},
+    "author": {"authors": (Author(BIG, "https://news.example/" + BIG),)},
+    "image": {"lead_image": Image("https://news.example/" + BIG, BIG, BIG)},
+    "related": {
+        "related": tuple(Link(BIG, "https://news.example/" + BIG, BIG) for _ in range(500))
+    },
+    "body": {"body": (_BLOCK,) * 10_000},
+    "block": {"body": (Block("paragraph", text=BIG, markdown=BIG),)},
+    "text": {"body": (Block("paragraph", text="P" * 90_000, markdown="P"),) * 20},
+    "figure": {
+        "body": (
+            Block("image", url="https://news.example/" + BIG, caption=BIG, credit=BIG, cite=BIG),
+        )
+    },
+    "list": {"body": (Block("list", items=tuple(BIG[:200_000] for _ in range(2000))),)},
+}
+
+
+@pytest.mark.parametrize("fields", OVERSIZED.values(), ids=OVERSIZED.keys())
+def test_every_field_of_a_record_is_capped_as_its_schema_says(fields: dict[str, object]) -> None:
+    extracted = Extracted(**{"title": "T", "body": (_BLOCK,), **fields})  # type: ignore[arg-type]
+    info = FetchInfo(
+        "https://news.example/a",
+        "https://news.example/a",
+        200,
+        None,
+        datetime.now(UTC),
+        None,
+        "0" * 64,
+    )
+    record = build(extracted, article_id="a1", source="s", profile="generic", fetch=info)
+    jsonschema.validate(record, schema())
+    assert "truncated" in record["extraction"]["warnings"]
+    assert len(json.dumps(record)) < 6_000_000

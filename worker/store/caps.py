@@ -50,14 +50,27 @@ class _Cut:
 
 
 def _block(block: Block, cut: _Cut, room: int) -> Block:
+    """``block`` within its caps and within ``room`` characters of text (its items count)."""
     items = block.items
     if items is not None:
-        items = tuple(cut.text(item, "block") or "" for item in cut.many(items, "items"))
+        kept: list[str] = []
+        wanted = cut.many(items, "items")
+        for item in wanted:
+            if room <= 0:
+                cut.cut = True
+                break
+            value = cut.text(item, "block") or ""
+            if len(value) + 1 > room:
+                cut.cut = True
+                value = value[: max(0, room - 1)]
+            kept.append(value)
+            room -= len(value) + 1
+        items = tuple(kept)
     text = cut.text(block.text, "block") or ""
     markdown = cut.text(block.markdown, "block") or ""
-    if len(text) > room:
+    if len(text) > max(0, room):
         cut.cut = True
-        text, markdown = text[:room], markdown[: 2 * room]
+        text, markdown = text[: max(0, room)], markdown[: 2 * max(0, room)]
     return dataclasses.replace(
         block,
         text=text,
@@ -70,8 +83,68 @@ def _block(block: Block, cut: _Cut, room: int) -> Block:
     )
 
 
+def _within(extracted: Extracted) -> bool:
+    """Whether every field is within its cap already (most pages): a look, no copies."""
+    e = extracted
+    if (
+        len(e.body) > ITEMS["body"]
+        or len(e.authors) > ITEMS["authors"]
+        or len(e.tags) > ITEMS["tags"]
+        or len(e.related) > ITEMS["related"]
+    ):
+        return False
+    for value, key in (
+        (e.title, "title"),
+        (e.subtitle, "subtitle"),
+        (e.description, "description"),
+        (e.section, "section"),
+        (e.language, "language"),
+        (e.kind, "kind"),
+        (e.label, "label"),
+        (e.canonical_url, "url"),
+    ):
+        if value is not None and len(value) > FIELD[key]:
+            return False
+    names, block, url, caption = (FIELD[k] for k in ("name", "block", "url", "caption"))
+    text = 0
+    if any(len(t) > names for t in e.tags) or any(
+        len(a.name) > names or len(a.url or "") > url for a in e.authors
+    ):
+        return False
+    for b in e.body:
+        if (
+            len(b.text) > block
+            or len(b.markdown) > block
+            or len(b.url or "") > url
+            or len(b.caption or "") > caption
+            or len(b.cite or "") > caption
+            or len(b.credit or "") > FIELD["credit"]
+        ):
+            return False
+        if b.items is not None:
+            if len(b.items) > ITEMS["items"] or any(len(item) > block for item in b.items):
+                return False
+            text += sum(len(item) + 1 for item in b.items)
+        text += len(b.text)
+    image = e.lead_image
+    if image is not None and (
+        len(image.url) > url
+        or len(image.caption or "") > caption
+        or len(image.credit or "") > FIELD["credit"]
+    ):
+        return False
+    return text <= TEXT and all(
+        len(link.title) <= FIELD["title"]
+        and len(link.url) <= url
+        and len(link.label or "") <= FIELD["label"]
+        for link in e.related
+    )
+
+
 def capped(extracted: Extracted) -> Extracted:
     """``extracted`` with every field within its cap (the same object when nothing is over)."""
+    if _within(extracted):
+        return extracted
     cut = _Cut()
     body: list[Block] = []
     room = TEXT
