@@ -162,7 +162,8 @@ def test_a_page_past_its_cpu_budget_is_given_up_once_with_the_budget_named(
         archive=archive,
         sections={"limits": {"cpu": "1s"}},
     )
-    site.fault(REFERENCE, Scripted(200, HTML, _paragraphs(9.9)))
+    # 12 s of CPU without a budget: far past the 1-2 s a budget of "1s" allows (whole seconds).
+    site.fault(REFERENCE, Scripted(200, HTML, _paragraphs(9.9, words=28)))
     code, _, err = cli("fetch", "--config", str(config))
     assert code == 1
     given_up = [e for e in _events(err) if e["event"] == "article_given_up"]
@@ -206,7 +207,9 @@ def test_a_feed_past_its_memory_budget_fails_with_the_budget_named(
         f"<description>{WORDS * 4}</description></item>"
         for n in range(5000)
     )
-    site.put("/rss/fat", f'<rss version="2.0"><channel>{items}</channel></rss>'.encode())
+    body = f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    assert len(body) < feeds.MAX_FEED_BYTES  # parsing it peaks at some 35 MB: past a 16 MB budget
+    site.put("/rss/fat", body)
     config = write_config(
         tmp_path / "c.toml",
         feeds=[server.url("/rss/fat")],
