@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -84,6 +85,8 @@ class _Process:
         child.close()
         self.limits = limits
         self.killed = False
+        self._closed = False
+        self._lock = threading.Lock()
 
     def exchange(self, message: tuple[object, ...]) -> tuple[str, Any, bool, int | None]:
         """(kind, value, replace, item running at the end): runs in a thread, waiting only."""
@@ -106,17 +109,23 @@ class _Process:
         return ExtractError(f"worker process died (exit code {code})", reason="worker_crashed")
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             self.conn.send(None)
         self.process.join(2)
         self.kill()
 
     def kill(self) -> None:
-        if self.process.exitcode is None:
-            self.killed = True
-            self.process.kill()
-            self.process.join(5)
-        self.conn.close()
+        """Kill the process if it still runs, and close the pipe once: the pool's close, the
+        loop and the pipe's thread may all get here for one process at the same moment."""
+        with self._lock:
+            if self.process.exitcode is None:
+                self.killed = True
+                self.process.kill()
+                self.process.join(5)
+            if not self._closed:
+                self._closed = True
+                with contextlib.suppress(OSError):
+                    self.conn.close()
 
 
 class WorkerPool:
