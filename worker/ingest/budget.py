@@ -13,6 +13,7 @@ that died or asked to be replaced (one that grew, or hit its memory budget).
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import resource
@@ -140,15 +141,26 @@ class ItemBudget:
             self.recycle = True  # what the item left behind is not given back: start afresh
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process the moment its parent dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the watchdog thread below does it, within half a second
+
+
 def init_worker(parent: int) -> None:
     """Worker process initializer. SIGINT/SIGTERM are for the main process, which drains and
     then shuts the pool down (a Ctrl-C reaches the whole process group; so may a supervisor's
-    SIGTERM). A worker must not outlive its parent: after a kill -9 of the parent its job queue
-    never reports end of file (every worker holds a copy of the writing end), so a watchdog
-    thread exits when the parent is gone. A write cut short leaves only a temporary file, which
-    the next start removes."""
+    SIGTERM). A worker must not outlive its parent: after a kill -9 of the parent it would go on
+    with its batch and write files after the next start swept the dead writers' temporary files
+    (a writer still alive keeps them), so the kernel kills it with its parent; a watchdog thread
+    does the same where that is not available. A write cut short leaves only a temporary file,
+    which the next start removes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
     if os.getppid() != parent:  # the parent died while this worker was starting
         os._exit(0)
 
