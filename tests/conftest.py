@@ -46,6 +46,7 @@ def write_config(
     service: dict[str, Any] | None = None,
     interval: str = "10m",
     extra_sources: str = "",
+    sections: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     http_values = {
         "per_host_delay": "0s",
@@ -78,6 +79,7 @@ path = {json.dumps(str(archive / ".state" / "state.sqlite3"))}
 {table(retry_values)}
 [service]
 {table(service or {})}
+{"".join(f"[{name}]{chr(10)}{table(values)}{chr(10)}" for name, values in (sections or {}).items())}
 
 [[sources]]
 name = "{name}"

@@ -51,6 +51,7 @@ class Logged:
     headers: dict[str, str]
     status: int
     at: float
+    target: str = ""  # the request target as sent: path and query, spelled as the client did
 
 
 class Site:
@@ -62,6 +63,7 @@ class Site:
         self.scripts: dict[str, list[Scripted | Callable[[], Scripted]]] = {}
         self.faults: dict[str, Callable[[], Scripted]] = {}
         self.delays: dict[str, float] = {}
+        self.routes: dict[str, Callable[[str], Scripted]] = {}
         self.log: list[Logged] = []
         self.lock = threading.Lock()
         self.base = ""
@@ -124,6 +126,11 @@ class Site:
         with self.lock:
             self.faults[path] = answer if callable(answer) else (lambda: answer)
 
+    def route(self, prefix: str, answer: Callable[[str], Scripted]) -> None:
+        """Answer every path under ``prefix`` by ``answer(path)`` (generated sites)."""
+        with self.lock:
+            self.routes[prefix] = answer
+
     def delay(self, path: str, seconds: float) -> None:
         """Answer ``path`` as usual, but only after ``seconds`` (0 ends it): forces an order."""
         with self.lock:
@@ -135,6 +142,7 @@ class Site:
             self.faults.clear()
             self.scripts.clear()
             self.delays.clear()
+            self.routes.clear()
 
     def requests(self, path: str | None = None) -> list[Logged]:
         with self.lock:
@@ -163,6 +171,9 @@ class Site:
             fault = self.faults.get(path)
             if fault is not None:
                 return fault()
+            for prefix, route in self.routes.items():
+                if path.startswith(prefix):
+                    return route(path)
             queue = self.scripts.get(path)
             if queue:
                 scripted = queue.pop(0)
@@ -209,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             answer = site.answer(path, headers)
             with site.lock:
-                site.log.append(Logged(path, headers, answer.status, time.monotonic()))
+                site.log.append(Logged(path, headers, answer.status, time.monotonic(), self.path))
                 site.bytes_sent += len(answer.body)
                 self.server.count += 1
         if answer.delay:

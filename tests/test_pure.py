@@ -9,6 +9,7 @@ import pytest
 from worker.config import RetrySettings, parse_duration, parse_size
 from worker.errors import (
     ArchiveError,
+    BudgetError,
     ConfigError,
     ExtractError,
     GoneError,
@@ -20,7 +21,7 @@ from worker.extract.registry import article_id
 from worker.ingest.policy import after_failure
 from worker.net import headers
 from worker.parse import dates
-from worker.parse.urls import canonical_url, url_id
+from worker.parse.urls import canonical_url, identity_key, url_id
 
 NOW = datetime(2024, 12, 27, 12, 0, 0, tzinfo=UTC)
 
@@ -90,10 +91,80 @@ def test_backoff(attempts: int, delay: float) -> None:
         ("https://example.com/" + "a" * 3000, None, None),
         ("https://exa mple.com:99999/", None, None),
         ("", "https://example.com/", None),
+        # The URL requested keeps its spelling: no query re-encoded, as some servers tell apart.
+        ("https://example.com/a?id", None, "https://example.com/a?id"),
+        ("https://example.com/a?q=a%20b&x=1+2", None, "https://example.com/a?q=a%20b&x=1+2"),
+        ("https://example.com/a?b=2&a=1&UTM_term=z", None, "https://example.com/a?b=2&a=1"),
+        ("https://example.com/a?utm%5Fsource=z&id=3", None, "https://example.com/a?id=3"),
     ],
 )
 def test_canonical_url(href: str, base: str | None, expected: str | None) -> None:
     assert canonical_url(href, base) == expected
+
+
+SAME_PAGE = [
+    [
+        "https://news.example/q?a=1&b=2",
+        "https://news.example/q?b=2&a=1",
+        "https://NEWS.example:443/q?a=1&b=2",
+    ],
+    [
+        "https://news.example/p/x",
+        "https://news.example/p/./x",
+        "https://news.example/p/y/../x",
+        "https://news.example/p/%78",
+    ],
+    ["https://news.example/s?id", "https://news.example/s?id="],
+    [
+        "https://news.example/c/caf%C3%A9",
+        "https://news.example/c/café",
+        "https://news.example/c/caf%c3%a9",
+    ],
+]
+
+
+@pytest.mark.parametrize("spellings", SAME_PAGE, ids=["query-order", "path", "blank", "utf8"])
+def test_equivalent_spellings_are_one_identity(spellings: list[str]) -> None:
+    assert len({identity_key(url) for url in spellings}) == 1
+    assert len({article_id(url, "generic") for url in spellings}) == 1
+
+
+def test_a_trailing_slash_is_the_same_page_only_where_the_profile_says_so() -> None:
+    plain, slashed = "https://news.example/p/x", "https://news.example/p/x/"
+    assert article_id(plain, "generic") != article_id(slashed, "generic")
+    assert article_id(plain, "moscowtimes") == article_id(slashed, "moscowtimes")
+    assert identity_key("https://news.example/", trailing_slash=True) == "https://news.example/"
+
+
+def test_other_pages_stay_other_pages() -> None:
+    pages = [
+        "https://news.example/q?a=1",
+        "https://news.example/q?a=2",
+        "https://news.example/q?a=1&a=2",
+        "https://news.example/Q?a=1",
+        "https://news.example/p/x%2Fy",  # an encoded slash is not a path separator
+        "https://news.example/p/x/y",
+        "http://news.example/q?a=1",
+        "https://news.example:8443/q?a=1",
+    ]
+    assert len({article_id(url, "generic") for url in pages}) == len(pages)
+
+
+@pytest.mark.parametrize(
+    ("url", "known_id"),
+    [  # IDs written by earlier versions for URLs that were already canonical
+        ("https://news.example/2024/12/27/story-of-the-day", "u92fb43c696c1f8e79be3"),
+        ("https://news.example/politics/story-name/", "u1ccf052fcfb68bdb94be"),
+        ("https://news.example/article?id=1234&page=2", "u325fede52c113edccab4"),
+        ("https://www.themoscowtimes.com/archive/old-story", "u90bf0366451b1eb2ac01"),
+        ("http://127.0.0.1:8080/news/a1", "u6e874639bcf5518b131a"),
+        ("https://news.example/a%2Fb", "ubd907f78ecf9dc7a9261"),
+    ],
+)
+def test_ids_of_already_canonical_urls_do_not_change(url: str, known_id: str) -> None:
+    assert article_id(url, "generic") == known_id
+    if not url.endswith("/"):  # the Moscow Times' profile drops a trailing slash
+        assert article_id(url, "moscowtimes") == known_id
 
 
 @pytest.mark.parametrize(
@@ -179,6 +250,12 @@ def test_sizes(value: object, size: int) -> None:
         (TransientFetchError("x", reason="timeout"), 40, True, None),
         (ArchiveError("disk full"), 40, False, 21600.0),  # never the article's fault
         (ExtractError("no body"), 2, False, 600.0),
+        # Past its budget, or refused markup: the same bytes would cost the same again.
+        (BudgetError("over", reason="cpu_budget"), 1, True, None),
+        (BudgetError("over", reason="memory_budget"), 1, True, None),
+        (ExtractError("refused", reason="too_many_attributes"), 1, True, None),
+        (ExtractError("refused", reason="nested_too_deep"), 1, True, None),
+        (ExtractError("crashed", reason="worker_crashed"), 1, False, 300.0),
     ],
 )
 def test_the_verdict_after_a_failure(
@@ -191,3 +268,19 @@ def test_the_verdict_after_a_failure(
     assert after_failure(error, attempts, RetrySettings(), jitter=1.0).delay == pytest.approx(
         verdict.delay * 1.1
     )
+
+
+def test_errors_cross_process_boundaries_with_their_reason() -> None:
+    import pickle
+
+    for error in (
+        TransientFetchError("x", reason="timeout", status=503, retry_after=3.0),
+        BudgetError("over", reason="memory_budget"),
+        ExtractError("refused", reason="too_many_attributes"),
+    ):
+        again = pickle.loads(pickle.dumps(error))
+        assert (type(again), str(again), again.__dict__) == (
+            type(error),
+            str(error),
+            error.__dict__,
+        )

@@ -132,6 +132,24 @@ def test_robots_and_backfill_progress_are_kept(state_store: StateStore) -> None:
     assert not state.backfill_done("mt", "https://x/2024-12.xml", "2024-12-01..2024-12-15")
 
 
+def test_backfill_visited_lists_the_files_and_indexes_done_for_a_range(
+    state_store: StateStore,
+) -> None:
+    state = state_store
+    december = "2024-12-01..2024-12-31"
+    assert state.backfill_visited("mt", december) == set()
+    state.backfill_mark("mt", "https://x/2024-12.xml", december, 7.0)
+    state.backfill_mark("mt", "https://x/news-index.xml", december, 8.0)
+    state.backfill_mark("mt", "https://x/2024-11.xml", "2024-11-01..2024-11-30", 9.0)
+    state.backfill_mark("other", "https://y/2024-12.xml", december, 9.0)
+    state.backfill_mark("mt", "https://x/2024-12.xml", december, 10.0)  # marked again: one
+    assert state.backfill_visited("mt", december) == {
+        "https://x/2024-12.xml",
+        "https://x/news-index.xml",
+    }
+    assert state.backfill_visited("mt", "2024-12-01..2024-12-15") == set()
+
+
 def test_articles_are_found_and_given_up_with_their_reason(state_store: StateStore) -> None:
     state = state_store
     items = [

@@ -12,12 +12,14 @@ boundary only sees this tree::
     │       └── GoneError        404 / 410: the article is given up at once
     ├── ParseError               a feed or sitemap body that cannot be read
     ├── ExtractError             a page from which no record can be made
+    │   └── BudgetError          parsing or extraction went past its CPU or memory budget
     ├── ArchiveError             the archive could not be written (disk full, permissions)
     └── StateError               the SQLite state is missing, locked or corrupt
 
 Every error has a ``reason``: a short stable code for logs, metrics and the state's last error
 (``http_404``, ``timeout``, ``parse_error``...). Only ``TransientFetchError`` is retried by
-tenacity; it may carry the server's Retry-After delay.
+tenacity; it may carry the server's Retry-After delay. Errors cross process boundaries (worker
+processes send them back) with their reason and attributes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ class WorkerError(Exception):
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason or self.default_reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled by message and attributes: the keyword-only arguments would be lost otherwise.
+        return (_restore, (type(self), str(self), self.__dict__))
+
+
+def _restore(cls: type[WorkerError], message: str, state: dict[str, object]) -> WorkerError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(WorkerError):
@@ -80,6 +93,13 @@ class ExtractError(WorkerError):
     """A page from which no usable record can be extracted."""
 
     default_reason = "extract_error"
+
+
+class BudgetError(ExtractError):
+    """Parsing or extracting one feed, sitemap or page took more CPU time or memory than its
+    budget allows (``reason`` is ``cpu_budget`` or ``memory_budget``)."""
+
+    default_reason = "cpu_budget"
 
 
 class ArchiveError(WorkerError):

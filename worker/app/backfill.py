@@ -41,10 +41,19 @@ async def backfill(
                 display.sitemaps += 1
                 display.feed_done(source.name, url, "changed")
 
-        walk = Backfill(source, wanted, pipeline.fetcher, pipeline.state, time.time, on_file)
+        walk = Backfill(
+            source,
+            wanted,
+            pipeline.fetcher,
+            pipeline.state,
+            time.time,
+            on_file,
+            parse=pipeline.parse_sitemap,
+            limits=settings.backfill,
+        )
         found = await walk.run()
         outcome = await pipeline.poll(source, poll_feeds=False)
-    failed = bool(found.files_failed or outcome.failed or outcome.errors)
+    failed = bool(found.files_failed or found.files_over_limit or outcome.failed or outcome.errors)
     report = {
         "event": "backfill_summary",
         "source": source.name,
@@ -54,10 +63,13 @@ async def backfill(
         "sitemaps_already_done": found.files_skipped_done,
         "sitemaps_out_of_range": found.files_out_of_range,
         "sitemaps_failed": found.files_failed,
+        "sitemaps_too_deep": found.files_too_deep,
+        "sitemaps_over_limit": found.files_over_limit,
         "articles_in_range": found.in_range,
         "articles_queued": found.queued,
         "undated_skipped": found.undated_skipped,
         **outcome.as_dict(),
+        "errors": (found.errors + outcome.errors)[:10],
         "exit_code": int(failed),
     }
     if json_summary:
@@ -65,7 +77,8 @@ async def backfill(
     else:
         print(
             f"{source.name} backfill {wanted.since}..{wanted.until}: sitemaps {found.files_read} read, "
-            f"{found.files_skipped_done} already done, {found.files_failed} failed; "
+            f"{found.files_skipped_done} already done, {found.files_failed} failed, "
+            f"{found.files_too_deep} too deep, {found.files_over_limit} over the limit; "
             f"{found.in_range} articles in range, {found.queued} newly queued"
         )
         print(summary_line(outcome))

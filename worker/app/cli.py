@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     common(render)
     render.add_argument("target", metavar="PATH_OR_ID")
     render.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    render.add_argument(
+        "--source", metavar="NAME", help="the source whose record to show, when several share an ID"
+    )
 
     state = sub.add_parser("state", help="maintain the state file")
     common(state)
@@ -175,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(text, end="")
             return code
         if args.command == "render":
-            print(render.render(settings, args.target, args.format), end="")
+            print(render.render(settings, args.target, args.format, args.source), end="")
             return 0
         if args.command == "state" and args.action == "migrate":
             print(maintenance.migrate_state(settings, args.to))

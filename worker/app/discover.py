@@ -1,7 +1,8 @@
 """Feed autodiscovery: the feeds a site announces in its pages, and those at common paths.
 
 The helpers are pure; the ``discover`` command fetches the page and the candidates through the
-fetcher (so robots.txt and politeness apply) and keeps only candidates that parse as feeds.
+fetcher (so robots.txt and politeness apply) and keeps only candidates that parse as feeds. The
+page and the feeds are parsed in a worker process inside the item budget, as in a poll.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from urllib.parse import urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from worker.config import Settings
-from worker.errors import ConfigError, FetchError, ParseError
+from worker.errors import ConfigError, ExtractError, FetchError, ParseError
 from worker.extract.html import squash
+from worker.ingest.pool import WorkerPool
 from worker.net.fetcher import Fetcher
 from worker.parse import feeds
 from worker.parse.charset import decode
@@ -89,12 +91,15 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
     if canonical_url(url) is None:
         raise ConfigError(f"URL {url!r}: not an http(s) URL")
     lines: list[str] = []
+    pool = WorkerPool(1, settings.limits)
     async with Fetcher(settings.http, settings.retry) as fetcher:
         candidates: list[Candidate] = []
         try:
             page = await fetcher.get(url)
-            candidates += announced(page.body, page.url, page.headers.get("content-type"))
-        except FetchError as exc:
+            candidates += await pool.run(
+                announced, page.body, page.url, page.headers.get("content-type")
+            )
+        except (FetchError, ExtractError) as exc:
             lines.append(f"# {url}: {exc}")
         candidates += common(url)
 
@@ -103,16 +108,19 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
         ) -> tuple[Candidate, str] | None:
             try:
                 response = await fetcher.get(candidate.url)
-                feed = feeds.parse(
-                    response.body, response.url, response.headers.get("content-type")
+                feed = await pool.run(
+                    feeds.parse, response.body, response.url, response.headers.get("content-type")
                 )
-            except (FetchError, ParseError):
+            except (FetchError, ParseError, ExtractError):
                 return None
             if not feed.entries:
                 return None
             return candidate, f"{feed.title or candidate.title or ''} ({len(feed.entries)} entries)"
 
-        results = await asyncio.gather(*(check(c) for c in dict.fromkeys(candidates)))
+        try:
+            results = await asyncio.gather(*(check(c) for c in dict.fromkeys(candidates)))
+        finally:
+            pool.close()
     working = [r for r in results if r is not None]
     seen: set[str] = set()
     unique = []

@@ -3,6 +3,8 @@ PostgreSQL, re-extract from the raw pages."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from worker.config.values import mask_url
 from worker.errors import ConfigError, WorkerError
 from worker.extract import extract
 from worker.ingest.entries import entry_from_dict, entry_from_json
+from worker.ingest.pool import WorkerPool
 from worker.parse import dates
 from worker.store import (
     describe_state,
@@ -77,7 +80,18 @@ def migrate_state(settings: Settings, url: str | None) -> str:
 
 
 def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:
-    """Re-run extraction on the stored raw pages; a new revision only where the record changed."""
+    """Re-run extraction on the stored raw pages; a new revision only where the record changed.
+    Each page is extracted in a worker process inside the item budget, as when it was fetched."""
+    pool = WorkerPool(1, settings.limits)
+    try:
+        return asyncio.run(_reextract(settings, pool, sources=sources, since=since))
+    finally:
+        pool.close()
+
+
+async def _reextract(
+    settings: Settings, pool: WorkerPool, *, sources: Sequence[str], since: str | None
+) -> tuple[int, str]:
     chosen = [settings.source(n) for n in dict.fromkeys(sources)] or list(settings.sources)
     first_day = parse_day("--since", since) if since else None
     archive = open_archive(settings.archive)
@@ -98,13 +112,16 @@ def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) 
                 fetch = old.get("fetch") or {}
                 row = state.article(source.name, str(old["id"]))
                 try:
-                    extracted = extract(
+                    extracted = await pool.run(
+                        functools.partial(
+                            extract,
+                            content_type=fetch.get("content_type"),
+                            entry=entry_from_dict(old.get("feed_entry"))
+                            or entry_from_json(row.entry if row is not None else None),
+                        ),
                         raw,
                         str(fetch.get("final_url") or old["url"]),
                         source.profile,
-                        content_type=fetch.get("content_type"),
-                        entry=entry_from_dict(old.get("feed_entry"))
-                        or entry_from_json(row.entry if row is not None else None),
                     )
                 except WorkerError as exc:
                     counts["failed"] += 1

@@ -11,7 +11,9 @@ from worker.config.loading import from_mapping, load, packaged_default
 from worker.config.schema import (
     SOURCE_NAME,
     ArchiveSettings,
+    BackfillSettings,
     HttpSettings,
+    LimitSettings,
     RetrySettings,
     ServiceSettings,
     Settings,
@@ -23,7 +25,9 @@ from worker.config.values import parse_duration, parse_size
 __all__ = [
     "SOURCE_NAME",
     "ArchiveSettings",
+    "BackfillSettings",
     "HttpSettings",
+    "LimitSettings",
     "RetrySettings",
     "ServiceSettings",
     "Settings",

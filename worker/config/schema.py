@@ -87,8 +87,9 @@ class ArchiveSettings:
         default=-1,
         metadata=_meta(
             "int",
-            "worker processes that parse feeds, extract and write once many articles wait "
-            "(-1: one per core, at least two, on multi-core machines; 0: threads only)",
+            "worker processes that parse feeds and sitemaps, extract and write when many "
+            "articles wait (-1: one per core, at least two, on multi-core machines); one of "
+            "them is kept warm, so 0 and 1 both mean one",
             minimum=-1,
         ),
     )
@@ -267,6 +268,46 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    cpu: float = field(
+        default=10.0,
+        metadata=_meta(
+            "duration",
+            "CPU time parsing one feed or sitemap, or extracting one page, may take in its "
+            "worker process; past it the item fails with reason cpu_budget",
+            minimum=1,
+        ),
+    )
+    memory: int = field(
+        default=512_000_000,
+        metadata=_meta(
+            "size",
+            "memory one such item may add to its worker process; past it the item fails "
+            "with reason memory_budget",
+            minimum=16_000_000,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class BackfillSettings:
+    max_depth: int = field(
+        default=3,
+        metadata=_meta(
+            "int", "levels of sitemap indexes followed below the source's sitemap", minimum=0
+        ),
+    )
+    max_files: int = field(
+        default=1000,
+        metadata=_meta(
+            "int",
+            "sitemap files one backfill reads at most (a resumed backfill reads further ones)",
+            minimum=1,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str
     profile: str
@@ -285,6 +326,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    backfill: BackfillSettings = field(default_factory=BackfillSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -302,6 +345,8 @@ SECTIONS: dict[str, type[Any]] = {
     "http": HttpSettings,
     "retry": RetrySettings,
     "service": ServiceSettings,
+    "limits": LimitSettings,
+    "backfill": BackfillSettings,
 }
 SOURCE_KEYS = {
     "name",

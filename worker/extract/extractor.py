@@ -13,6 +13,7 @@ import dataclasses
 
 from worker.errors import ExtractError
 from worker.extract import registry
+from worker.extract.html import check_markup
 from worker.model import Extracted
 from worker.parse.charset import decode
 from worker.parse.feeds import FeedEntry
@@ -34,6 +35,7 @@ def extract(
     if not body or body.isspace():
         raise ExtractError("empty page")
     text, _ = decode(body, content_type)
+    check_markup(text)  # before lexbor or trafilatura builds a tree of it
     result = registry.get(profile).read_page(text, url, entry)
     if not result.title and not result.body:
         raise ExtractError("no title and no body text found on the page")

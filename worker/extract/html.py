@@ -1,11 +1,12 @@
-"""HTML reading shared by the profiles: the parse (with its nesting bound), inline text and
-Markdown, squashed visible text.
+"""HTML reading shared by the profiles: the markup check before any parse (nesting, elements,
+attributes), the parse, inline text and Markdown, squashed visible text.
 
 Everything walks the tree with a depth bound, so hostile nesting cannot exhaust the stack.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +21,13 @@ _BREAK = "\x1e"  # stands for <br> while inline content is collected
 _MD_ESCAPE = re.compile(r"([\\`*_\[\]<>])")
 
 MAX_NESTING = 2000
+MAX_ELEMENTS = 100_000  # the largest of 181 real pages has under 2,000
+MAX_ATTRIBUTES = 10_000  # on one element; lexbor's parse is quadratic in them
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]{0,15})\b[^<>]{0,4096}?(/?)>")
-_NOT_NESTING = frozenset(
+_ELEMENT = re.compile(r"<[A-Za-z]")
+_ATTRIBUTE = re.compile(r"""[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?""")
+_FOREIGN = frozenset(["svg", "math"])  # inside them, "/>" closes an element, as in XML
+_VOID = frozenset(
     [
         "area",
         "base",
@@ -36,6 +42,10 @@ _NOT_NESTING = frozenset(
         "source",
         "track",
         "wbr",
+    ]
+)
+_NOT_NESTING = _VOID | frozenset(
+    [
         "p",
         "li",
         "dt",
@@ -56,17 +66,23 @@ _NOT_NESTING = frozenset(
 )
 
 
-def nesting_depth(html: str, *, limit: int = MAX_NESTING) -> int:
+def nesting_depth(html: str, *, limit: int = MAX_NESTING, tags: int | None = None) -> int:
     """Deepest element nesting of a page (auto-closed and void elements not counted), stopping
     at ``limit``. lexbor's tree builder is quadratic in depth: 100,000 nested divs take half a
-    minute, so hostile nesting is measured before parsing. Pages with few tags skip the scan."""
-    if len(html) < 40 * limit or html.count("<") < 20 * limit:
+    minute, so hostile nesting is measured before parsing. As in HTML5, ``<div/>`` opens a div
+    (only void elements and those inside ``<svg>`` or ``<math>`` close themselves). Pages with few
+    tags skip the scan."""
+    tags = html.count("<") if tags is None else tags
+    if len(html) < 40 * limit or tags < 20 * limit:
         return 0
-    depth = deepest = 0
+    depth = deepest = foreign = 0
     for match in _TAG.finditer(html):
         closing, name, self_closing = match.groups()
-        if self_closing or name.lower() in _NOT_NESTING:
+        name = name.lower()
+        if name in _NOT_NESTING or (self_closing and foreign):
             continue
+        if name in _FOREIGN:
+            foreign = max(0, foreign + (-1 if closing else 1))
         if closing:
             depth = max(0, depth - 1)
         else:
@@ -78,10 +94,59 @@ def nesting_depth(html: str, *, limit: int = MAX_NESTING) -> int:
     return deepest
 
 
+def _long_tags(html: str, length: int) -> list[str]:
+    """The tags of ``html`` at least ``length`` characters long. A tag that long covers a whole
+    window of half that length with no ``<`` or ``>`` in it, and the first bracket in a window
+    clears it: on most pages a few bracket searches show there is none."""
+    window = length // 2
+    found: list[str] = []
+    start = 0
+    while start + window <= len(html):
+        end = start + window
+        if html.find(">", start, end) >= 0 or html.find("<", start, end) >= 0:
+            start = end
+            continue
+        opened = max(html.rfind("<", 0, start), html.rfind(">", 0, start))
+        closes = [i for i in (html.find(">", end), html.find("<", end)) if i >= 0]
+        stop = min(closes) if closes else len(html)
+        if opened >= 0 and html[opened] == "<" and stop - opened >= length:
+            found.append(html[opened:stop])
+        start = max(stop, end)
+    return found
+
+
+def most_attributes(html: str) -> int:
+    """The most attributes on one element, counted only on tags long enough to hold more than
+    :data:`MAX_ATTRIBUTES` (0 when there is none)."""
+    most = 0
+    for tag in _long_tags(html, 2 * MAX_ATTRIBUTES):
+        if tag[1:2].isalpha():  # counted up to one past the cap: enough to refuse
+            found = sum(1 for _ in itertools.islice(_ATTRIBUTE.finditer(tag), MAX_ATTRIBUTES + 2))
+            most = max(most, found - 1)
+    return most
+
+
+def check_markup(html: str) -> None:
+    """Refuse, before any tree is built, a page whose markup would make parsing it take minutes:
+    too many elements, too many attributes on one, or nesting too deep."""
+    tags = html.count("<")
+    if tags > MAX_ELEMENTS and len(_ELEMENT.findall(html)) > MAX_ELEMENTS:
+        raise ExtractError(
+            f"HTML of more than {MAX_ELEMENTS} elements: refused", reason="too_many_elements"
+        )
+    if most_attributes(html) > MAX_ATTRIBUTES:
+        raise ExtractError(
+            f"an HTML element with more than {MAX_ATTRIBUTES} attributes: refused",
+            reason="too_many_attributes",
+        )
+    if nesting_depth(html, tags=tags) >= MAX_NESTING:
+        raise ExtractError(
+            f"HTML nested {MAX_NESTING} or more levels deep: refused", reason="nested_too_deep"
+        )
+
+
 def parse_html(html: str) -> LexborHTMLParser:
-    """The page's tree; a page nested too deep to parse in reasonable time is refused."""
-    if nesting_depth(html) >= MAX_NESTING:
-        raise ExtractError(f"HTML nested {MAX_NESTING} or more levels deep: refused")
+    """The page's tree (the extractor has checked the markup: :func:`check_markup`)."""
     return LexborHTMLParser(html)
 
 

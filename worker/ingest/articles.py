@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # page, and counting it starved every host but the first few (docs/PERFORMANCE.md, politeness).
 PAGES_IN_HAND = 128
 RECORD_EVERY = 64  # archived articles recorded in state per transaction
+MAX_ERROR = 2000  # characters of an error the state keeps
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class Articles:
         self._let_go(item.lease)
         recorded = await context.state.failed(
             item.lease,
-            error=f"{exc.reason}: {exc}",
+            error=f"{exc.reason}: {exc}"[:MAX_ERROR],
             next_try_at=context.now() + verdict.delay,
             give_up=verdict.give_up,
         )

@@ -5,22 +5,27 @@ chosen (the Moscow Times' monthly ``YYYY-M.xml``, month not zero-padded; elsewhe
 file's URL and its ``lastmod``), and the article URLs in range are queued: by their news
 publication date, else the date in their URL, else, undated, only when the file itself lies
 inside the range. Queued articles then go through the ordinary pipeline, so nothing is fetched
-twice and politeness applies. Each sitemap file whose URLs were queued is recorded in state, so
-an interrupted backfill resumes where it stopped.
+twice and politeness applies. Each sitemap file whose URLs were queued is recorded in state, and
+so is each index once every child of it was read, queued or found out of range, so an
+interrupted backfill resumes where it stopped without reading them again.
+
+The walk is bounded: indexes are followed ``backfill.max_depth`` levels below the source's
+sitemap, one run reads at most ``backfill.max_files`` files (the next run goes on from there),
+each file is fetched with the protocol's 50 MB cap and parsed in a worker process within the
+item budget.
 """
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
 
-from worker.config import SourceSettings
+from worker.config import BackfillSettings, SourceSettings
 from worker.errors import FetchError, ParseError
 from worker.extract.registry import article_id
 from worker.net.fetcher import Fetcher
@@ -30,7 +35,7 @@ from worker.store.offloop import AsyncState
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 4
+SitemapParser = Callable[[bytes, str], Awaitable[sitemaps.Sitemap]]
 _MONTHLY = re.compile(r"/(\d{4})-(\d{1,2})\.xml(?:\.gz)?$")
 _URL_DAY = re.compile(r"/(\d{4})[/-](\d{2})[/-](\d{2})(?:/|-|$)")
 _URL_MONTH = re.compile(r"[/_-](\d{4})[/_-](\d{2})(?:[/_.-]|$)")
@@ -112,6 +117,8 @@ class BackfillOutcome:
     files_skipped_done: int = 0
     files_out_of_range: int = 0
     files_failed: int = 0
+    files_too_deep: int = 0
+    files_over_limit: int = 0  # not read: the run reached backfill.max_files
     queued: int = 0
     in_range: int = 0
     undated_skipped: int = 0
@@ -129,6 +136,9 @@ class Backfill:
         state: AsyncState,
         now: Callable[[], float],
         on_file: Callable[[str, int], None] | None = None,
+        *,
+        parse: SitemapParser,
+        limits: BackfillSettings | None = None,
     ) -> None:
         self.source = source
         self.wanted = wanted
@@ -136,23 +146,40 @@ class Backfill:
         self.state = state
         self.now = now
         self.on_file = on_file
+        self.parse = parse  # in a worker process, within the item budget
+        self.limits = limits or BackfillSettings()
         self.outcome = BackfillOutcome()
+        self._done: set[str] = set()
 
     async def run(self) -> BackfillOutcome:
         if self.source.sitemap:
+            self._done = await self.state.backfill_visited(self.source.name, self.wanted.key())
             await self._visit(self.source.sitemap, 0, seen=set())
+        if self.outcome.files_over_limit:
+            self.outcome.errors.append(
+                f"backfill.max_files ({self.limits.max_files}) reached, "
+                f"{self.outcome.files_over_limit} sitemap files not read: run it again to go on"
+            )
         return self.outcome
 
-    async def _visit(self, url: str, depth: int, seen: set[str]) -> None:
-        if url in seen or depth > MAX_DEPTH:
-            return
+    async def _visit(self, url: str, depth: int, seen: set[str]) -> bool:
+        """Read one sitemap file (an index: its children too); True when it is done for the
+        range (read and queued, or out of range), False when part of it must be read again."""
+        if url in seen:
+            return True
         seen.add(url)
-        if await self.state.backfill_done(self.source.name, url, self.wanted.key()):
+        if url in self._done:
             self.outcome.files_skipped_done += 1
-            return
+            return True
+        outcome = self.outcome
+        if outcome.files_read + outcome.files_failed >= self.limits.max_files:
+            outcome.files_over_limit += 1
+            return False
         try:
-            response = await self.fetcher.get(url, proxy=self.source.proxy)
-            parsed = await asyncio.to_thread(sitemaps.parse, response.body, response.url)
+            response = await self.fetcher.get(
+                url, proxy=self.source.proxy, max_bytes=sitemaps.MAX_SITEMAP_BYTES
+            )
+            parsed = await self.parse(response.body, response.url)
         except (FetchError, ParseError) as exc:
             self.outcome.files_failed += 1
             self.outcome.errors.append(f"{url}: {exc}")
@@ -165,16 +192,27 @@ class Backfill:
                     "error": str(exc),
                 },
             )
-            return
-        self.outcome.files_read += 1
+            return False
+        outcome.files_read += 1
         if parsed.kind == "index":
+            done = True
             for entry in parsed.entries:
-                if choose_file(entry, self.wanted):
-                    await self._visit(entry.loc, depth + 1, seen)
+                if not choose_file(entry, self.wanted):
+                    outcome.files_out_of_range += 1
+                elif depth >= self.limits.max_depth:
+                    outcome.files_too_deep += 1
                 else:
-                    self.outcome.files_out_of_range += 1
-            return
+                    done = await self._visit(entry.loc, depth + 1, seen) and done
+            if depth >= self.limits.max_depth and parsed.entries:
+                log.warning(
+                    "sitemap_too_deep",
+                    extra={"source": self.source.name, "url": url, "depth": depth + 1},
+                )
+            if done:
+                await self.state.backfill_mark(self.source.name, url, self.wanted.key(), self.now())
+            return done
         await self._queue(url, parsed)
+        return True
 
     async def _queue(self, url: str, parsed: sitemaps.Sitemap) -> None:
         first, last = file_span(url)
@@ -205,3 +243,4 @@ class Backfill:
             "sitemap_queued",
             extra={"source": self.source.name, "url": url, "in_range": len(items), "new": new},
         )
+

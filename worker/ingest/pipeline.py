@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from worker.config import Settings, SourceSettings
+from worker.errors import ExtractError, ParseError
 from worker.extract.registry import article_id
 from worker.ingest.articles import Articles
 from worker.ingest.context import Context
@@ -21,6 +22,7 @@ from worker.ingest.outcomes import FeedOutcome, Observer, SourceOutcome
 from worker.ingest.polling import poll_feed
 from worker.ingest.pool import POOL_IDLE, WorkerPool
 from worker.net.fetcher import Fetcher
+from worker.parse import sitemaps
 from worker.parse.urls import canonical_url
 from worker.store.interfaces import ArchiveStore, Discovered
 from worker.store.offloop import AsyncState
@@ -39,9 +41,9 @@ class Pipeline:
         fetcher: Fetcher,
         observer: Observer | None = None,
     ) -> None:
-        self.context = Context(
-            settings, state, archive, fetcher, WorkerPool(settings.archive.processes), observer
-        )
+        pool = WorkerPool(settings.archive.processes, settings.limits)
+        pool.warm()  # its imports happen while the first feeds load
+        self.context = Context(settings, state, archive, fetcher, pool, observer)
         self.articles = Articles(self.context)
 
     async def start(self) -> None:
@@ -119,6 +121,13 @@ class Pipeline:
             new, _ = await self.context.state.discover(source.name, items, self.context.now())
             outcome.discovered += new
         return [item.id for item in items]
+
+    async def parse_sitemap(self, body: bytes, url: str) -> sitemaps.Sitemap:
+        """A sitemap parsed in a worker process, within the item budget."""
+        try:
+            return await self.context.pool.run(sitemaps.parse, body, url)
+        except ExtractError as exc:  # past its budget, or the process died
+            raise ParseError(str(exc), reason=exc.reason) from exc
 
     def reap_pool(self, idle: float = POOL_IDLE) -> None:
         self.context.pool.reap(idle)

@@ -6,7 +6,14 @@ import random
 from dataclasses import dataclass
 
 from worker.config import RetrySettings
-from worker.errors import ArchiveError, FetchError, GoneError, TransientFetchError
+from worker.errors import (
+    ArchiveError,
+    BudgetError,
+    ExtractError,
+    FetchError,
+    GoneError,
+    TransientFetchError,
+)
 from worker.net.headers import backoff
 
 GIVE_UP_REASONS = frozenset(
@@ -18,6 +25,7 @@ GIVE_UP_REASONS = frozenset(
         "bad_encoding",
     }
 )  # redirect loops and chains are retried slowly: sites fix their redirects
+REFUSED_PAGE_REASONS = frozenset({"too_many_elements", "too_many_attributes", "nested_too_deep"})
 
 
 @dataclass(frozen=True)
@@ -31,15 +39,21 @@ def after_failure(
 ) -> Verdict:
     """The verdict on an article that failed its ``attempts``-th try with ``exc``.
 
-    404/410 and the reasons in :data:`GIVE_UP_REASONS` are final at once; anything else is
+    404/410, the reasons in :data:`GIVE_UP_REASONS`, a page past its CPU or memory budget and
+    one whose markup was refused (:data:`REFUSED_PAGE_REASONS`; the same bytes would cost the
+    same again) are final at once; anything else is
     retried with doubling delays (at least the server's Retry-After) and given up after
     ``retry.give_up_after`` tries, except archive failures (a full disk is not the article's
     fault). ``jitter`` (0..1, random when None) spreads retries by up to 10%.
     """
-    give_up = isinstance(exc, GoneError) or (
-        isinstance(exc, FetchError)
-        and not isinstance(exc, TransientFetchError)
-        and exc.reason in GIVE_UP_REASONS
+    give_up = (
+        isinstance(exc, GoneError | BudgetError)
+        or (isinstance(exc, ExtractError) and exc.reason in REFUSED_PAGE_REASONS)
+        or (
+            isinstance(exc, FetchError)
+            and not isinstance(exc, TransientFetchError)
+            and exc.reason in GIVE_UP_REASONS
+        )
     )
     give_up = give_up or (attempts >= retry.give_up_after and not isinstance(exc, ArchiveError))
     delay = backoff(attempts, retry.requeue_delay, retry.requeue_max_delay)

@@ -89,7 +89,7 @@ async def poll_feed(
         known_error = isinstance(exc, FetchError | ParseError)
         if not known_error:
             log.exception("feed_crashed", extra={"source": source.name, "feed_url": url})
-        error = str(exc) or repr(exc)
+        error = (str(exc) or repr(exc))[:2000]  # what the state keeps of it
         due = _jittered(
             now,
             context,
@@ -134,8 +134,8 @@ def _jittered(now: float, context: Context, due: float) -> float:
 async def _parse(context: Context, body: bytes, url: str, headers: Mapping[str, str]) -> feeds.Feed:
     try:
         return await context.pool.run(feeds.parse, body, url, headers.get("content-type"))
-    except ExtractError as exc:  # the worker process parsing it died
-        raise ParseError(str(exc)) from exc
+    except ExtractError as exc:  # past its budget, or the worker process parsing it died
+        raise ParseError(str(exc), reason=exc.reason) from exc
 
 
 async def _queue_entries(

@@ -1,7 +1,7 @@
 """The heavy half of archiving one page: extract, normalize, compress and write (with its
-fsyncs). Runs away from the event loop: in worker processes when a poll brings many articles
-(they use the other cores and overlap their fsyncs, and the loop keeps the GIL for fetching),
-in a thread otherwise.
+fsyncs). Runs away from the event loop, in worker processes (:mod:`worker.ingest.pool`): they
+use the other cores and overlap their fsyncs, the loop keeps the GIL for fetching, and a page
+past its budget ends there.
 
 Everything a job needs travels in it (plain, picklable values); what comes back is what the
 pipeline records in state and logs.
@@ -10,12 +10,9 @@ pipeline records in state and logs.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import threading
-import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +54,10 @@ class PageDone:
     warnings: tuple[str, ...]
 
 
+def _as_is(index: int) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
     """Extract the page and build its record; where it goes. Raises ExtractError."""
     extracted = extract(
@@ -84,15 +85,21 @@ def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
     return extracted, record, relative
 
 
-def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
+def archive_pages(
+    jobs: Sequence[PageJob], each: Callable[[int], AbstractContextManager[None]] | None = None
+) -> list[PageDone | Exception]:
     """Extract the pages, build their records and write them in one commit (see
     :meth:`ArchiveStore.write_many`). Each page's outcome is its own: a PageDone, or the error that
-    stopped it (an unexpected one carries its traceback as a note)."""
+    stopped it (an unexpected one carries its traceback as a note). ``each(i)`` is entered around
+    the extraction of page ``i`` and ``each(len(jobs))`` around the writing (a worker process
+    budgets them, :mod:`worker.ingest.budget`)."""
+    each = each or _as_is
     outcomes: list[PageDone | Exception | None] = [None] * len(jobs)
     by_archive: dict[ArchiveSpec, list[tuple[int, Extracted, dict[str, Any], str]]] = {}
     for index, job in enumerate(jobs):
         try:
-            extracted, record, relative = _record(job)
+            with each(index):
+                extracted, record, relative = _record(job)
         except Exception as exc:
             if not isinstance(exc, WorkerError):
                 exc.add_note(traceback.format_exc())
@@ -100,9 +107,10 @@ def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
             continue
         by_archive.setdefault(job.archive, []).append((index, extracted, record, relative))
     for spec, built in by_archive.items():
-        written = archive_from_spec(spec).write_many(
-            [(record, relative, jobs[index].body) for index, _, record, relative in built]
-        )
+        with each(len(jobs)):
+            written = archive_from_spec(spec).write_many(
+                [(record, relative, jobs[index].body) for index, _, record, relative in built]
+            )
         for (index, extracted, record, _), result in zip(built, written, strict=True):
             outcomes[index] = (
                 result
@@ -120,36 +128,3 @@ def archive_pages(jobs: Sequence[PageJob]) -> list[PageDone | Exception]:
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(jobs)  # every page was either refused or written
     return done
-
-
-def archive_page(job: PageJob) -> PageDone:
-    """One page: extract, build, write. Raises ExtractError / ArchiveError."""
-    outcome = archive_pages([job])[0]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
-
-
-def init_worker(parent: int) -> None:
-    """Worker process initializer. SIGINT/SIGTERM are for the main process, which drains and
-    then shuts the pool down (a Ctrl-C reaches the whole process group; so may a supervisor's
-    SIGTERM). A worker must not outlive its parent: after a kill -9 of the parent its job queue
-    never reports end of file (every worker holds a copy of the writing end), so a watchdog
-    thread exits when the parent is gone. A write cut short leaves only a temporary file, which
-    the next start removes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if os.getppid() != parent:  # the parent died while this worker was starting
-        os._exit(0)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def warm_up() -> bool:
-    """Run in a new worker process at start, so its imports happen while feeds are fetched."""
-    return True

@@ -34,6 +34,7 @@ from worker.net.headers import now_utc, retry_delay
 from worker.net.proxies import Proxies
 from worker.net.robots import Robots, RobotsStore
 from worker.net.transport import AiohttpTransport, Exchange, Transport, drain
+from worker.parse.urls import MAX_URL_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,12 @@ class Fetcher:
         headers: Mapping[str, str] | None = None,
         robots: bool = True,
         proxy: str | None = None,
+        max_bytes: int | None = None,
     ) -> Response:
         """GET with retries on transient failures. Raises :class:`FetchError` subclasses.
-        ``proxy``: the source's own proxy, if it has one."""
+        ``proxy``: the source's own proxy, if it has one; ``max_bytes`` replaces
+        ``http.max_body_bytes`` as the body cap (sitemaps have their own)."""
+        body_cap = max_bytes or self.http.max_body_bytes
         cap = self.retry.retry_after_cap
 
         def too_long(state: RetryCallState) -> bool:
@@ -148,18 +152,23 @@ class Fetcher:
             reraise=True,
         ):
             with attempt:
-                return await self._get_once(url, dict(headers or {}), robots, proxy)
+                return await self._get_once(url, dict(headers or {}), robots, proxy, body_cap)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _get_once(
-        self, url: str, headers: dict[str, str], robots: bool, proxy: str | None
+        self,
+        url: str,
+        headers: dict[str, str],
+        robots: bool,
+        proxy: str | None,
+        body_cap: int | None = None,
     ) -> Response:
         seen = {url}
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             if robots and self.http.respect_robots:
                 await self._robots.check(current, proxy)
-            response = await self._request(current, headers, proxy)
+            response = await self._request(current, headers, proxy, body_cap)
             if response.status not in REDIRECT_STATUSES:
                 return response
             location = response.headers.get("location")
@@ -170,6 +179,11 @@ class Fetcher:
                     status=response.status,
                 )
             target = urljoin(current, location.strip())
+            if len(target) > MAX_URL_LENGTH:
+                raise PermanentFetchError(
+                    f"{current}: redirect to a URL of {len(target)} characters",
+                    reason="bad_redirect",
+                )
             if urlsplit(target).scheme not in ("http", "https"):
                 raise PermanentFetchError(
                     f"{current}: redirect to a non-http URL", reason="bad_redirect"
@@ -188,7 +202,9 @@ class Fetcher:
     async def _robots_body(self, url: str, proxy: str | None) -> bytes:
         return (await self._get_once(url, {}, False, proxy)).body
 
-    async def _request(self, url: str, headers: dict[str, str], proxy: str | None) -> Response:
+    async def _request(
+        self, url: str, headers: dict[str, str], proxy: str | None, body_cap: int | None = None
+    ) -> Response:
         chosen = self._proxies.for_url(url, proxy)
         await self._resolver.check_url(url, resolve=chosen is not None)
         host = urlsplit(url).netloc.lower()
@@ -198,7 +214,7 @@ class Fetcher:
             async with self._frontier.slot(host):
                 started = time.monotonic()
                 async with asyncio.timeout(self.http.request_deadline):
-                    response = await self._exchange(url, headers, chosen)
+                    response = await self._exchange(url, headers, chosen, body_cap)
                     status = response.status
         except TimeoutError as exc:
             raise TransientFetchError(
@@ -210,7 +226,9 @@ class Fetcher:
                 self._on_request(host, status, time.monotonic() - started)
         return self._classify(response)
 
-    async def _exchange(self, url: str, headers: dict[str, str], proxy: str | None) -> Response:
+    async def _exchange(
+        self, url: str, headers: dict[str, str], proxy: str | None, body_cap: int | None = None
+    ) -> Response:
         assert self._transport is not None, "use the fetcher with async with"
         started, started_at = time.monotonic(), time.time()
         async with self._transport.open(url, {**self._headers, **headers}, proxy=proxy) as raw:
@@ -218,7 +236,7 @@ class Fetcher:
                 await drain(raw)  # so the connection serves the next request
                 return Response(url, raw.status, raw.headers, b"", 0.0, raw.peer)
             received: list[bytes] | None = [] if self.capture else None
-            body = await self._read(url, raw, received)
+            body = await self._read(url, raw, received, body_cap or self.http.max_body_bytes)
             capture = None
             if received is not None:
                 capture = Capture(
@@ -236,8 +254,9 @@ class Fetcher:
             elapsed = time.monotonic() - started
             return Response(url, raw.status, raw.headers, body, elapsed, raw.peer, capture)
 
-    async def _read(self, url: str, raw: Exchange, received: list[bytes] | None) -> bytes:
-        cap = self.http.max_body_bytes
+    async def _read(
+        self, url: str, raw: Exchange, received: list[bytes] | None, cap: int
+    ) -> bytes:
         length = raw.headers.get("content-length", "")
         if length.isdigit() and int(length) > cap and 200 <= raw.status < 300:
             raise PermanentFetchError(

@@ -1,9 +1,11 @@
 """Feed parsing: RSS 2.0, RSS 1.0 and Atom bytes in, a frozen :class:`Feed` out.
 
-feedparser does the reading, but only after the body is capped and its DOCTYPE (with any internal
-entity subset) is removed: feedparser's loose fallback parser expands internal entities without
-limit, so a 200 KB "billion laughs" feed could take gigabytes. The body is handed over as a
-``BytesIO``; given bytes or a string, feedparser may treat them as a path or URL.
+feedparser does the reading, but only after the body is capped and every DOCTYPE (with its
+internal entity subset) and entity declaration is removed, wherever it is in the body:
+feedparser's loose fallback parser expands internal entities without limit, so a 200 KB "billion
+laughs" feed could take gigabytes (and a declaration past the first 64 KB once slipped through).
+Text fields are capped (:data:`MAX_TEXT`), since entries are kept in the state. The body is
+handed over as a ``BytesIO``; given bytes or a string, feedparser may treat them as a path or URL.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from selectolax.lexbor import LexborHTMLParser
 
 from worker.errors import ParseError
 from worker.parse import dates
+from worker.parse.charset import content_charset, whatwg_codec
 from worker.parse.urls import canonical_url
 
 MAX_FEED_BYTES = 8_000_000
 MAX_ENTRIES = 5_000
-_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(?:\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
-_ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
+# Characters kept of feed text. A summary may be a whole article (the Moscow Times' /rss/all).
+MAX_TEXT = {"title": 2000, "summary": 50_000, "name": 200, "guid": 2048}
+MAX_NAMES = 50  # authors and categories kept per entry
+_DECLARATION = re.compile(rb"<!(?:doctype|entity)", re.IGNORECASE)
+_SUBSET_END = re.compile(rb"\]\s*>")
 _SPACE = re.compile(r"\s+")
 _ENTRY_KEYS = (
     "link",
@@ -87,15 +93,38 @@ def html_to_text(value: str | None) -> str | None:
     return clean_text(body.text(separator=" ") if body is not None else None)
 
 
-def prepare(body: bytes) -> bytes:
+def strip_declarations(body: bytes) -> bytes:
+    """``body`` without any DOCTYPE (internal subset included) or entity declaration, wherever
+    they are. One pass, each search starting where the last cut ended: linear in the size, so a
+    body of unterminated declarations costs no more than any other."""
+    if _DECLARATION.search(body) is None:
+        return body
+    kept: list[bytes] = []
+    position = 0
+    while (match := _DECLARATION.search(body, position)) is not None:
+        kept.append(body[position : match.start()])
+        end = len(body)
+        close = body.find(b">", match.end())
+        bracket = body.find(b"[", match.end())
+        if match.group(0).lower() == b"<!doctype" and bracket != -1 and -1 < bracket < close:
+            subset = _SUBSET_END.search(body, bracket)
+            end = subset.end() if subset else len(body)
+        elif close != -1:
+            end = close + 1
+        position = end
+    kept.append(body[position:])
+    return b"".join(kept)
+
+
+def prepare(body: bytes, limit: int = MAX_FEED_BYTES) -> bytes:
     """Cap the body and remove DOCTYPE and entity declarations before any XML parser sees it."""
-    if len(body) > MAX_FEED_BYTES:
-        raise ParseError(f"feed of {len(body)} bytes is over the limit of {MAX_FEED_BYTES}")
-    head, tail = body[:65536], body[65536:]
-    head = _DOCTYPE.sub(b"", head, count=1)
-    if b"<!ENTITY" in head or b"<!entity" in head.lower():
-        head = _ENTITY_DECL.sub(b"", head)
-    return head + tail
+    if len(body) > limit:
+        raise ParseError(f"feed of {len(body)} bytes is over the limit of {limit}")
+    return strip_declarations(body)
+
+
+def _cap(text: str | None, key: str) -> str | None:
+    return text[: MAX_TEXT[key]] if text is not None else None
 
 
 def entry_estimate(body: bytes) -> int:
@@ -117,12 +146,13 @@ def _entry(item: dict[str, object], base_url: str, atom: bool) -> FeedEntry | No
     authors: list[str] = []
     for author in raw.get("authors") or []:
         name = clean_text(dict.get(author, "name")) if isinstance(author, dict) else None
-        if name and "@" not in name and name not in authors:
+        name = _cap(name, "name")
+        if name and "@" not in name and name not in authors and len(authors) < MAX_NAMES:
             authors.append(name)
     categories = tuple(
         dict.fromkeys(
-            term
-            for tag in raw.get("tags") or []
+            term[: MAX_TEXT["name"]]
+            for tag in (raw.get("tags") or [])[:MAX_NAMES]
             if isinstance(tag, dict) and (term := clean_text(dict.get(tag, "term")))
         )
     )
@@ -153,9 +183,13 @@ def _entry(item: dict[str, object], base_url: str, atom: bool) -> FeedEntry | No
         published = updated
     return FeedEntry(
         url=url,
-        guid=clean_text(guid) if isinstance(guid, str) else None,
-        title=html_to_text(title) if isinstance(title, str) else None,
-        summary=html_to_text(summary) if isinstance(summary, str) else None,
+        guid=_cap(clean_text(guid), "guid") if isinstance(guid, str) else None,
+        title=_cap(html_to_text(title[: 4 * MAX_TEXT["title"]]), "title")
+        if isinstance(title, str)
+        else None,
+        summary=_cap(html_to_text(summary[: 4 * MAX_TEXT["summary"]]), "summary")
+        if isinstance(summary, str)
+        else None,
         published=dates.normalize(published) if isinstance(published, str) else None,
         updated=dates.normalize(updated) if isinstance(updated, str) else None,
         authors=tuple(authors),
@@ -171,11 +205,13 @@ def parse(body: bytes, base_url: str, content_type: str | None = None) -> Feed:
     says); without one the body is read as XML with the encoding it declares.
     """
     data = prepare(body)
-    declared = content_type or ""
-    if not re.search(r"xml|rss|atom", declared, re.IGNORECASE):
-        # Servers send feeds as text/html or text/plain too; feedparser would flag that.
-        charset = re.search(r"charset=[^;]+", declared, re.IGNORECASE)
-        declared = "application/xml" + (f"; {charset.group(0)}" if charset else "")
+    # Servers send feeds as text/html or text/plain too (feedparser would flag that); a charset
+    # browsers do not know (utf-7, hex...) counts as none, and the XML prolog decides.
+    media = (content_type or "").split(";")[0].strip()
+    if not re.search(r"xml|rss|atom", media, re.IGNORECASE):
+        media = "application/xml"
+    label = content_charset(content_type)
+    declared = media + (f"; charset={label}" if label and whatwg_codec(label) else "")
     try:
         parsed = feedparser.parse(
             io.BytesIO(data),
@@ -205,7 +241,9 @@ def parse(body: bytes, base_url: str, content_type: str | None = None) -> Feed:
     title = channel.get("title")
     link = channel.get("link")
     return Feed(
-        title=clean_text(title) if isinstance(title, str) else None,
+        title=_cap(clean_text(title[: 4 * MAX_TEXT["title"]]), "title")
+        if isinstance(title, str)
+        else None,
         link=canonical_url(link, base_url) if isinstance(link, str) else None,
         version=version or "unknown",
         ttl_minutes=ttl,

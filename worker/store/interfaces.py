@@ -189,11 +189,16 @@ class StateStore(Protocol):
         before it (by any process); returns the seconds to wait until the booked start."""
         ...
 
-    # backfill progress: sitemap files whose URLs were queued, per date range
+    # backfill progress, per date range: sitemap files whose URLs were queued, and sitemap
+    # indexes every child of which was read or queued (a resumed backfill skips both)
 
     def backfill_done(self, source: str, url: str, range_key: str) -> bool: ...
 
     def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None: ...
+
+    def backfill_visited(self, source: str, range_key: str) -> set[str]:
+        """Every sitemap file and index marked done for the range (one query for a walk)."""
+        ...
 
     # articles: the queue, leases, outcomes
 

@@ -78,6 +78,9 @@ class AsyncState:
     async def backfill_done(self, source: str, url: str, range_key: str) -> bool:
         return await self._run(self.store.backfill_done, source, url, range_key)
 
+    async def backfill_visited(self, source: str, range_key: str) -> set[str]:
+        return await self._run(self.store.backfill_visited, source, range_key)
+
     async def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None:
         await self._run(self.store.backfill_mark, source, url, range_key, now)
 

@@ -21,6 +21,7 @@ import orjson
 from worker.model import Extracted
 from worker.parse import dates
 from worker.parse.feeds import FeedEntry
+from worker.store.caps import capped
 
 SCHEMA_VERSION = 1
 # What an article says. Not ``disclaimer``: it is the site's note on every opinion piece, not the
@@ -72,7 +73,9 @@ def content_hash(record: dict[str, Any]) -> str:
 def build(
     extracted: Extracted, *, article_id: str, source: str, profile: str, fetch: FetchInfo
 ) -> dict[str, Any]:
-    """The article record (revision and content hash filled in; revision 1 until archived)."""
+    """The article record (revision and content hash filled in; revision 1 until archived);
+    every field within its cap (:mod:`worker.store.caps`)."""
+    extracted = capped(extracted)
     image = extracted.lead_image
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

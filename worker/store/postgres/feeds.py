@@ -155,6 +155,13 @@ class FeedQueries(Database):
             )
         )
 
+    def backfill_visited(self, source: str, range_key: str) -> set[str]:
+        rows = self.query(
+            "SELECT url FROM backfill_files WHERE source = %s AND range_key = %s",
+            (source, range_key),
+        )
+        return {row["url"] for row in rows}
+
     def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None:
         with self.write() as conn:
             conn.execute(

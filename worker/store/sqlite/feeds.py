@@ -159,7 +159,7 @@ class FeedQueries(Database):
             )
         return start - now
 
-    # backfill progress: sitemap files whose URLs were queued, per date range
+    # backfill progress, per date range: sitemap files queued, indexes walked to the end
 
     def backfill_done(self, source: str, url: str, range_key: str) -> bool:
         return bool(
@@ -168,6 +168,12 @@ class FeedQueries(Database):
                 (source, url, range_key),
             )
         )
+
+    def backfill_visited(self, source: str, range_key: str) -> set[str]:
+        rows = self.query(
+            "SELECT url FROM backfill_files WHERE source = ? AND range_key = ?", (source, range_key)
+        )
+        return {row["url"] for row in rows}
 
     def backfill_mark(self, source: str, url: str, range_key: str, now: float) -> None:
         with self.write() as db:
