@@ -10,8 +10,10 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from test_transport import answer, fetcher, read_request, serve
+from test_transport import answer, fetcher, read_request, serve, settings
 
+from worker.config import RetrySettings
+from worker.net.fetcher import Fetcher
 from worker.net.frontier import Frontier
 
 
@@ -140,21 +142,78 @@ def test_paused_nothing_new_starts_and_what_is_on_the_wire_goes_on() -> None:
     asyncio.run(scenario())
 
 
-def test_a_booked_start_elsewhere_delays_the_next_request_here() -> None:
-    booked: list[tuple[str, float]] = []
+class Book:
+    """A host book as a shared state keeps it: the first booking finds another process's start
+    ``first_wait`` seconds ahead."""
 
-    async def reserve(host: str, gap: float) -> float:
-        booked.append((host, gap))
-        return 0.2 if len(booked) == 1 else 0.0  # another process started on it just now
+    def __init__(self, first_wait: float) -> None:
+        self.first_wait = first_wait
+        self.booked: list[tuple[str, float, float]] = []  # host, gap, when
+
+    async def reserve_host(self, host: str, gap: float) -> float:
+        self.booked.append((host, gap, time.monotonic()))
+        return self.first_wait if len(self.booked) == 1 else 0.0
+
+
+def test_a_start_booked_elsewhere_delays_the_request_and_the_next_one_here() -> None:
+    arrivals: list[float] = []
+
+    async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await read_request(reader)
+            arrivals.append(time.monotonic())
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    book = Book(first_wait=0.3)
 
     async def scenario() -> float:
-        frontier = Frontier(max_active=4, per_host=1, gap=0.05, reserve=reserve)
-        started = time.monotonic()
-        async with frontier.slot("shared.example"):
-            return time.monotonic() - started
+        async with serve(handler) as server:
+            http = settings(per_host_delay=0.1)
+            async with Fetcher(http, RetrySettings(attempts=1), host_book=book) as f:
+                asked = time.monotonic()
+                url = f"http://127.0.0.1:{server.port}"
+                await asyncio.gather(f.get(f"{url}/1"), f.get(f"{url}/2"))
+                return asked
 
-    assert asyncio.run(scenario()) >= 0.19
-    assert booked == [("shared.example", 0.05)]
+    asked = asyncio.run(scenario())
+    assert [gap for _, gap, _ in book.booked] == [0.1, 0.1]  # once per request
+    assert len({host for host, _, _ in book.booked}) == 1
+    assert arrivals[0] - asked >= 0.29  # waited for the other process's start
+    # and this host's own gap after it (less the difference of two loopback writes)
+    assert arrivals[1] - arrivals[0] >= 0.09
+
+
+def test_the_gap_counts_from_when_the_request_is_written_not_from_its_turn() -> None:
+    """The first request spends 0.4 s resolving its host after its turn came; the second must
+    still arrive a whole gap after the first did, not as soon as the first is answered."""
+    arrivals: list[float] = []
+    resolved: list[str] = []
+
+    async def slow_resolve(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        await asyncio.sleep(0.4)
+        return ["127.0.0.1"]
+
+    async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await read_request(reader)
+            arrivals.append(time.monotonic())
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with (
+            serve(handler) as server,
+            fetcher(slow_resolve, per_host_delay=0.3, per_host_concurrency=1) as f,
+        ):
+            url = f"http://slow-dns.test:{server.port}"
+            await asyncio.gather(f.get(f"{url}/1"), f.get(f"{url}/2"))
+
+    asyncio.run(scenario())
+    assert resolved == ["slow-dns.test"]  # the second request reused the connection
+    # From the turn, it would come about 0.4 s early: right after the first is answered.
+    assert len(arrivals) == 2 and arrivals[1] - arrivals[0] >= 0.25
 
 
 def test_through_the_fetcher_a_second_host_is_served_beside_a_slow_hosts_backlog() -> None:

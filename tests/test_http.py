@@ -10,7 +10,7 @@ import gzip
 import itertools
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -51,8 +51,15 @@ class MockTransport:
 
     @asynccontextmanager
     async def open(
-        self, url: str, headers: Mapping[str, str], *, proxy: str | None
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        proxy: str | None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[Exchange]:
+        if before_send is not None:
+            await before_send()
         reply = self.handler(Request(URL(url), {k.lower(): v for k, v in headers.items()}, proxy))
 
         async def body() -> AsyncIterator[bytes]:

@@ -33,7 +33,7 @@ from worker.net.guard import AddressPolicy, GuardedResolver, Resolver
 from worker.net.headers import now_utc, retry_delay
 from worker.net.proxies import Proxies
 from worker.net.robots import Robots, RobotsStore
-from worker.net.transport import AiohttpTransport, Exchange, Transport, drain
+from worker.net.transport import AiohttpTransport, BeforeSend, Exchange, Transport, drain
 from worker.parse.urls import MAX_URL_LENGTH
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,8 @@ class Fetcher:
             max_active=http.max_connections,
             per_host=http.per_host_concurrency,
             gap=http.per_host_delay,
-            reserve=self._reserve if host_book is not None else None,
         )
-        self._host_book = host_book
+        self._host_book = host_book if http.per_host_delay > 0 else None
         self._robots = Robots(
             self._robots_body, failure_pause=http.robots_failure_pause, store=robots_store
         )
@@ -107,10 +106,6 @@ class Fetcher:
 
     def resume(self) -> None:
         self._frontier.resume()
-
-    async def _reserve(self, host: str, gap: float) -> float:
-        assert self._host_book is not None
-        return await self._host_book.reserve_host(host, gap)
 
     async def get(
         self,
@@ -211,10 +206,23 @@ class Fetcher:
         status: int | None = None
         started = time.monotonic()
         try:
-            async with self._frontier.slot(host):
+            async with self._frontier.slot(host) as turn:
                 started = time.monotonic()
-                async with asyncio.timeout(self.http.request_deadline):
-                    response = await self._exchange(url, headers, chosen, body_cap)
+                async with asyncio.timeout(self.http.request_deadline) as deadline:
+
+                    async def before_send() -> None:
+                        # The connection is ours and the request is written next: the host's
+                        # gap counts from now, here and in every process booking this state.
+                        if self._host_book is not None:
+                            wait = await self._host_book.reserve_host(host, self._frontier.gap)
+                            if wait > 0:  # another process started on this host lately
+                                turn.on_wire(wait)
+                                await asyncio.sleep(wait)
+                                loop = asyncio.get_running_loop()
+                                deadline.reschedule(loop.time() + self.http.request_deadline)
+                        turn.on_wire()
+
+                    response = await self._exchange(url, headers, chosen, body_cap, before_send)
                     status = response.status
         except TimeoutError as exc:
             raise TransientFetchError(
@@ -227,11 +235,17 @@ class Fetcher:
         return self._classify(response)
 
     async def _exchange(
-        self, url: str, headers: dict[str, str], proxy: str | None, body_cap: int | None = None
+        self,
+        url: str,
+        headers: dict[str, str],
+        proxy: str | None,
+        body_cap: int | None,
+        before_send: BeforeSend,
     ) -> Response:
         assert self._transport is not None, "use the fetcher with async with"
         started, started_at = time.monotonic(), time.time()
-        async with self._transport.open(url, {**self._headers, **headers}, proxy=proxy) as raw:
+        sent = {**self._headers, **headers}
+        async with self._transport.open(url, sent, proxy=proxy, before_send=before_send) as raw:
             if raw.status in REDIRECT_STATUSES or raw.status == 304:
                 await drain(raw)  # so the connection serves the next request
                 return Response(url, raw.status, raw.headers, b"", 0.0, raw.peer)
@@ -254,9 +268,7 @@ class Fetcher:
             elapsed = time.monotonic() - started
             return Response(url, raw.status, raw.headers, body, elapsed, raw.peer, capture)
 
-    async def _read(
-        self, url: str, raw: Exchange, received: list[bytes] | None, cap: int
-    ) -> bytes:
+    async def _read(self, url: str, raw: Exchange, received: list[bytes] | None, cap: int) -> bytes:
         length = raw.headers.get("content-length", "")
         if length.isdigit() and int(length) > cap and 200 <= raw.status < 300:
             raise PermanentFetchError(

@@ -11,19 +11,20 @@ can ``pause`` dispatching: requests on the wire go on, nothing new starts until 
 is backpressure at the wire; a limit taken before a request joins its host's queue would be held
 through the host's gaps, and a few hosts' backlogs would hold all of it.
 
-With ``reserve``, each start is also booked in a store shared by every process on the same state
-(``StateStore.reserve_host``): the gap then holds across processes and machines. The local queue
-still spaces a host's own requests, so the store is asked once per request.
+A host's gap is counted from the moment its request goes on the wire, not from the grant: the
+holder of a slot calls :meth:`Turn.on_wire` just before the request is written (the transport's
+``before_send``), so time spent connecting, or waiting on a busy event loop, never shortens the
+gap the server sees. The fetcher books that moment in a store shared by every process on the same
+state too (``StateStore.reserve_host``), and waits first if another process started on the host
+lately: ``on_wire(delay)`` then moves this host's next start here behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-Reserve = Callable[[str, float], Awaitable[float]]  # (host, gap) -> seconds to wait first
 
 
 class _Host:
@@ -38,6 +39,22 @@ class _Host:
         self.queued = False  # in the frontier's ready queue
 
 
+class Turn:
+    """A granted slot: tells the frontier when its request really starts."""
+
+    __slots__ = ("_gap", "_host")
+
+    def __init__(self, host: _Host, gap: float) -> None:
+        self._host = host
+        self._gap = gap
+
+    def on_wire(self, delay: float = 0.0) -> None:
+        """The request is written now, or after ``delay`` seconds: the host's next start here
+        waits a gap from then."""
+        start = asyncio.get_running_loop().time() + delay
+        self._host.next_at = max(self._host.next_at, start + self._gap)
+
+
 class Frontier:
     def __init__(
         self,
@@ -45,12 +62,10 @@ class Frontier:
         max_active: int,
         per_host: int,
         gap: float,
-        reserve: Reserve | None = None,
     ) -> None:
         self.max_active = max_active
         self.per_host = per_host
         self.gap = gap
-        self._reserve = reserve if gap > 0 else None
         self._hosts: dict[str, _Host] = {}
         self._ready: deque[_Host] = deque()
         self._pruned_at = 0.0
@@ -72,7 +87,7 @@ class Frontier:
             self._pump()
 
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
+    async def slot(self, host: str) -> AsyncIterator[Turn]:
         """Wait for the host's turn; the request is on the wire inside the block."""
         entry = self._hosts.get(host)
         if entry is None:
@@ -91,14 +106,7 @@ class Frontier:
                 entry.waiters.remove(waiter)
             raise
         try:
-            if self._reserve is not None:
-                delay = await self._reserve(host, self.gap)
-                if delay > 0:
-                    # Another process started on this host lately: ours waits its turn, and
-                    # this host's next start here follows from it.
-                    entry.next_at = max(entry.next_at, loop.time() + delay + self.gap)
-                    await asyncio.sleep(delay)
-            yield
+            yield Turn(entry, self.gap)
         finally:
             self._finished(entry)
 

@@ -29,6 +29,7 @@ class RobotsStore(Protocol):
 
     async def robots_put(self, origin: str, text: str | None, fetched_at: float) -> None: ...
 
+
 class Robots:
     """The robots.txt rules of every origin asked about; ``fetch(url, proxy)`` reads one body."""
 

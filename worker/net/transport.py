@@ -7,7 +7,10 @@ bound); no redirects (followed by hand, each hop checked); no cookies, no enviro
 request (proxies are chosen once, :mod:`.proxies`); no connection limit (the frontier counts
 requests on the wire); the resolver is the address guard (:mod:`.guard`). A connection is kept
 for ``KEEPALIVE`` seconds at most, less when the server's ``Keep-Alive: timeout`` says so, and
-reused after a redirect or a 304 once their (small) bodies are drained. aiohttp's exceptions are
+reused after a redirect or a 304 once their (small) bodies are drained. A request's
+``before_send`` is awaited once its connection is ours (new or from the pool) and just before the
+request is written, through aiohttp's connection trace signals: the frontier's gaps count from
+there. aiohttp's exceptions are
 translated here, once, into :mod:`worker.errors` with a reason naming what failed (``dns_error``,
 ``connect_error``, ``tls_error``, ``proxy_error``, ``timeout``, ``network``, ``bad_response``).
 """
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import aiohttp
@@ -50,10 +54,19 @@ class Exchange:
     sent_headers: tuple[tuple[str, str], ...] = ()
 
 
+BeforeSend = Callable[[], Awaitable[None]]
+
+
 class Transport(Protocol):
     def open(
-        self, url: str, headers: Mapping[str, str], *, proxy: str | None
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        proxy: str | None,
+        before_send: BeforeSend | None = None,
     ) -> Any:  # an async context manager of Exchange
+        """``before_send`` is awaited when the request is about to be written."""
         ...
 
     async def close(self) -> None: ...
@@ -119,6 +132,23 @@ def translate(exc: BaseException, url: str) -> FetchError:
     )
 
 
+async def _connection_ready(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+) -> None:
+    request_ctx = context.trace_request_ctx
+    if isinstance(request_ctx, dict):
+        before_send = request_ctx.get("before_send")
+        if before_send is not None:
+            await before_send()
+
+
+def _trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(_connection_ready)
+    trace.on_connection_reuseconn.append(_connection_ready)
+    return trace
+
+
 class AiohttpTransport:
     """HTTP over one aiohttp session; create it inside the event loop that uses it."""
 
@@ -144,15 +174,25 @@ class AiohttpTransport:
             max_line_size=16384,
             max_field_size=65536,
             timeout=self._timeout,
+            trace_configs=[_trace()],
         )
 
     @asynccontextmanager
     async def open(
-        self, url: str, headers: Mapping[str, str], *, proxy: str | None
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        proxy: str | None,
+        before_send: BeforeSend | None = None,
     ) -> AsyncIterator[Exchange]:
         try:
             response = await self._session.get(
-                url, headers=dict(headers), allow_redirects=False, proxy=proxy
+                url,
+                headers=dict(headers),
+                allow_redirects=False,
+                proxy=proxy,
+                trace_request_ctx={"before_send": before_send} if before_send else None,
             )
         except (TimeoutError, aiohttp.ClientError, OSError, PrivateAddressRefused) as exc:
             raise translate(exc, url) from exc
