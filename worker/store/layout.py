@@ -2,7 +2,10 @@
 
 ``<source>/<YYYY>/<MM>/<DD>/<id>.json`` is the record (the publication day in UTC, or the first-seen
 day), ``<id>.html.gz`` beside it the raw page, ``<id>.r<N>.json`` / ``<id>.r<N>.html.gz`` an earlier
-revision. Paths are checked on the string: nothing can name a place outside the archive.
+revision. WARC files (``archive.warc``) are ``_warc/<YYYY>/<MM>/<DD>/<name>.warc.gz``, the day
+their first record was written (UTC), with their CDXJ index ``<name>.cdxj`` beside them; ``_warc``
+can never be a source's folder (a source name starts with a letter or digit). Paths are checked
+on the string: nothing can name a place outside the archive.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from worker.parse.urls import SAFE_ID
 
 RECORD = ".json"
 RAW = ".html.gz"
+WARC_ROOT = "_warc"
+WARC = ".warc.gz"
+CDXJ = ".cdxj"
+# Prefix-Timestamp-Serial-Crawlhost.warc.gz, the IIPC naming convention (timestamp to the ms).
+_WARC_NAME = re.compile(r"^[a-z]+-(?P<day>[0-9]{8})[0-9]{9}-[0-9]{5,}-[A-Za-z0-9.~_-]+\.warc\.gz$")
 _REVISION = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.r(?P<n>[0-9]{1,9})\.json$")
 
 
@@ -84,4 +92,28 @@ def is_record_key(relative: str) -> bool:
         and SOURCE_NAME.match(parts[0]) is not None
         and all(p.isdigit() for p in parts[1:4])
         and record_id(parts[4]) is not None
+    )
+
+
+def warc_key(name: str) -> str:
+    """Where a finished WARC file named ``name`` goes: the day of its name's timestamp."""
+    match = _WARC_NAME.match(name)
+    if match is None:
+        raise ArchiveError(f"not a WARC file name of ours: {name!r}")
+    day = match.group("day")
+    return f"{WARC_ROOT}/{day[:4]}/{day[4:6]}/{day[6:]}/{name}"
+
+
+def cdxj_key(warc: str) -> str:
+    """The CDXJ index beside a WARC file."""
+    return checked(warc).removesuffix(WARC) + CDXJ
+
+
+def is_warc_key(relative: str) -> bool:
+    parts = relative.split("/")
+    return (
+        len(parts) == 5
+        and parts[0] == WARC_ROOT
+        and all(p.isdigit() for p in parts[1:4])
+        and _WARC_NAME.match(parts[4]) is not None
     )

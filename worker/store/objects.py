@@ -17,6 +17,7 @@ import gzip
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,6 +102,22 @@ class ObjectArchive:
             raise
         except BaseError as exc:
             raise ArchiveError(f"{self.url}/{key}: cannot write: {_why(exc)}") from exc
+
+    def upload(self, key: str, path: os.PathLike[str]) -> None:
+        """Put a local file at ``key`` (in parts, for large files)."""
+        try:
+            obstore.put(self._store, layout.checked(key), Path(path))
+        except BaseError as exc:
+            raise ArchiveError(f"{self.url}/{key}: cannot upload: {_why(exc)}") from exc
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes | None:
+        try:
+            found = obstore.get_range(self._store, layout.checked(key), start=offset, length=length)
+        except FileNotFoundError:
+            return None
+        except BaseError as exc:
+            raise ArchiveError(f"{self.url}/{key}: cannot read: {_why(exc)}") from exc
+        return found.to_bytes()
 
     def writable(self) -> str | None:
         probe = f".ready/{os.getpid()}"
