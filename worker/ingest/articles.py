@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from worker.config import SourceSettings
 from worker.errors import ArchiveError, ExtractError, FetchError, TransientFetchError, WorkerError
+from worker.ingest import captures
 from worker.ingest.context import Context
 from worker.ingest.entries import entry_from_json
 from worker.ingest.outcomes import ArticleOutcome, SourceOutcome
@@ -197,6 +198,7 @@ class Articles:
                 reason="empty_body",
                 status=response.status,
             )
+        capture = await captures.keep(context, response)
         job = PageJob(
             body=response.body,
             requested_url=item.url,
@@ -211,8 +213,11 @@ class Articles:
             first_seen=item.first_seen,
             path=item.path,
             archive=context.archive.spec,
+            warc=capture.as_dict() if capture is not None else None,
         )
         done = await context.pool.archive(job)
+        if capture is not None:
+            await captures.note(context, capture, item, done)
         # Recorded in batches (one transaction per RECORD_EVERY, and at the end of every batch
         # of work): the file is in the archive already; a crash before the flush costs a
         # refetch found unchanged.
