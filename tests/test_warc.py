@@ -24,7 +24,7 @@ from warcs import all_records, cdxj, check, read, readable_part, warc_files
 from conftest import MT_FEEDS, Cli, Spawn, records, write_config
 from service_helpers import free_port, wait_for
 from sitesrv import Scripted, Site, SiteServer
-from worker.store.record import schema
+from worker.store.record import content_hash, schema
 from worker.store.warc import digest
 from worker.store.warcfiles import OPEN, OPEN_DIR, SPOOL_DIR, complete_length
 
@@ -299,3 +299,33 @@ def test_a_service_killed_with_sigkill_leaves_a_warc_the_next_start_finishes(
     [finished] = [p for p in warc_files(archive_dir) if p.name == left.name.removesuffix(OPEN)]
     assert finished.stat().st_size == whole
     assert_captured(archive_dir)  # every archived article's capture is there, checked
+
+
+def test_reextract_works_from_the_warc_captures_when_no_raw_page_is_kept(
+    cli: Cli, config: Path, site: Site, archive_dir: Path
+) -> None:
+    serve_gzipped(site)
+    with_warc(config, keep_raw="false")
+    config.write_text(config.read_text().replace('keep_raw = "false"', "keep_raw = false"))
+    assert cli("fetch", "--config", str(config))[0] == 0
+    assert not list(archive_dir.rglob("*.html.gz"))
+    mark = len(site.requests())
+    first = json.loads((archive_dir / "moscowtimes/2024/12/27/a87467.json").read_text())
+    # An older, buggier profile produced these records: wrong titles.
+    for name in ("2024/12/27/a87467.json", "2024/12/26/a87466.json"):
+        path = archive_dir / "moscowtimes" / name
+        old = json.loads(path.read_text())
+        old["title"] = "Wrong"
+        old["content_hash"] = content_hash(old)
+        path.write_text(json.dumps(old))
+    code, out, err = cli("reextract", "--config", str(config))
+    assert code == 0, err
+    assert "moscowtimes/2024/12/27/a87467.json: revision 2: title" in out  # the gzip-encoded one
+    assert "moscowtimes/2024/12/26/a87466.json: revision 2: title" in out
+    assert "10 checked, 2 changed, 8 unchanged, 0 without a raw page" in out
+    assert "(10 read from WARC captures)" in out
+    assert len(site.requests()) == mark  # nothing refetched
+    latest = json.loads((archive_dir / "moscowtimes/2024/12/27/a87467.json").read_text())
+    assert latest["revision"] == 2 and latest["title"].startswith("Ukraine Captured")
+    assert latest["fetch"] == first["fetch"]  # the revision names the capture it came from
+    assert_captured(archive_dir)

@@ -14,6 +14,7 @@ unfinished (a failed upload, a dead writer's). See :mod:`worker.store.warcfiles`
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import queue
@@ -27,10 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeadersParser
 
 from worker.config import ArchiveSettings
 from worker.errors import ArchiveError
+from worker.store import layout
 from worker.store.interfaces import ArchiveStore
 from worker.store.warc import (
     CaptureRef,
@@ -69,16 +72,41 @@ def open_captures(settings: ArchiveSettings, archive: ArchiveStore) -> Captures 
     """The WARC writer for ``archive`` if ``archive.warc`` is on, else None."""
     if not settings.warc:
         return None
+    return Captures(sink_for(settings, archive), max_size=settings.warc_max_size)
+
+
+def sink_for(settings: ArchiveSettings, archive: ArchiveStore) -> Sink:
     from worker.store.folder import FolderArchive
 
     if isinstance(archive, FolderArchive):
-        return Captures(FolderSink(archive.root), max_size=settings.warc_max_size)
+        return FolderSink(archive.root)
     from worker.store.objects import ObjectArchive
 
     if isinstance(archive, ObjectArchive):
-        sink = ObjectSink(archive, settings.dir / SPOOL_DIR)
-        return Captures(sink, max_size=settings.warc_max_size)
+        return ObjectSink(archive, settings.dir / SPOOL_DIR)
     raise ArchiveError(f"{archive.location}: this archive cannot hold WARC files")
+
+
+def read_capture(
+    settings: ArchiveSettings, archive: ArchiveStore, ref: dict[str, Any]
+) -> bytes | None:
+    """The page a record's ``fetch.warc`` names, as extracted: the response record's payload
+    with its Content-Encoding undone (by warcio). None if the capture is not to be found."""
+    try:
+        key, offset, length = str(ref["file"]), int(ref["offset"]), int(ref["length"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    data = sink_for(settings, archive).read(layout.checked(key), offset, length)
+    if not data:
+        return None
+    try:
+        for record in ArchiveIterator(io.BytesIO(data)):
+            if record.rec_headers.get_header("WARC-Record-ID") == ref.get("record_id"):
+                page: bytes = record.content_stream().read()
+                return page
+    except Exception as exc:  # warcio raises what its parsers raise on a damaged member
+        raise ArchiveError(f"{key} at {offset}: not a readable WARC record: {exc}") from exc
+    return None
 
 
 def crawl_host() -> str:
