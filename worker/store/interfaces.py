@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, Protocol
 
 ArticleStatus = Literal["queued", "archived", "gone"]
@@ -310,8 +311,11 @@ class ArchiveStore(Protocol):
         """Store several records in one commit; each item's failure is its own result."""
         ...
 
-    def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every current record of a source: (relative path, record)."""
+    def records(
+        self, source: str, since: date | None = None, until: date | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every current record of a source (archived on the days from ``since`` to ``until``,
+        if given): (relative path, record), in path order, read as they are consumed."""
         ...
 
     def has_records(self, source: str) -> bool: ...

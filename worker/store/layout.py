@@ -11,7 +11,7 @@ on the string: nothing can name a place outside the archive.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from worker.config import SOURCE_NAME
 from worker.errors import ArchiveError
@@ -117,3 +117,19 @@ def is_warc_key(relative: str) -> bool:
         and all(p.isdigit() for p in parts[1:4])
         and _WARC_NAME.match(parts[4]) is not None
     )
+
+
+def day_of(relative: str) -> date | None:
+    """The archive day of a record's key (``<source>/<YYYY>/<MM>/<DD>/<id>.json``)."""
+    parts = relative.split("/")
+    try:
+        return date(int(parts[1]), int(parts[2]), int(parts[3]))
+    except (IndexError, ValueError):
+        return None
+
+
+def may_hold(parts: tuple[int, ...], since: date | None, until: date | None) -> bool:
+    """Whether the folder of year (and month, and day) ``parts`` can hold days in the range."""
+    low = (since.year, since.month, since.day)[: len(parts)] if since else None
+    high = (until.year, until.month, until.day)[: len(parts)] if until else None
+    return (low is None or parts >= low) and (high is None or parts <= high)
