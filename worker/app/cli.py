@@ -86,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("target", metavar="PATH_OR_ID")
     render.add_argument("--format", choices=("markdown", "json"), default="markdown")
 
+    export = sub.add_parser("export", help="the latest revision of every article, one row each")
+    common(export)
+    export.add_argument("--source", action="append", default=[], metavar="NAME")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="first archive day")
+    export.add_argument("--until", metavar="YYYY-MM-DD", help="last archive day")
+    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), required=True)
+    export.add_argument("--output", type=Path, metavar="F", help="default: stdout")
+
     state = sub.add_parser("state", help="maintain the state file")
     common(state)
     state.add_argument(
@@ -175,6 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         if args.command == "render":
             print(render.render(settings, args.target, args.format), end="")
+            return 0
+        if args.command == "export":
+            from worker.app import export
+
+            print(
+                export.export(
+                    settings,
+                    sources=args.source,
+                    since=args.since,
+                    until=args.until,
+                    fmt=args.format,
+                    output=args.output,
+                ),
+                end="",
+            )
             return 0
         if args.command == "state" and args.action == "migrate":
             print(maintenance.migrate_state(settings, args.to))
