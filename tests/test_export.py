@@ -211,7 +211,7 @@ def test_records_in_a_day_range_on_every_store(make_archive: MakeArchive) -> Non
         archive.write(_record(f"a{n}", day), f"mt/{day:%Y/%m/%d}/a{n}.json", None)
     everything = [rel for rel, _ in archive.records("mt")]
     assert everything == [f"mt/{d:%Y/%m/%d}/a{n}.json" for n, d in enumerate(days)]
-    january = [rel for rel, _ in archive.records("mt", date(2024, 1, 1), date(2024, 1, 31))]
+    january = [rel for rel, _ in archive.records("mt", (date(2024, 1, 1), date(2024, 1, 31)))]
     assert january == everything[1:3]
-    assert [rel for rel, _ in archive.records("mt", since=date(2024, 1, 2))] == everything[2:]
-    assert [rel for rel, _ in archive.records("mt", until=date(2023, 12, 31))] == everything[:1]
+    assert [rel for rel, _ in archive.records("mt", (date(2024, 1, 2), None))] == everything[2:]
+    assert [rel for rel, _ in archive.records("mt", (None, date(2023, 12, 31)))] == everything[:1]

@@ -90,7 +90,7 @@ def rows(
 ) -> Iterator[dict[str, Any]]:
     archive = open_archive(settings.archive)
     for name in sources:
-        for relative, record in archive.records(name, since, until):
+        for relative, record in archive.records(name, (since, until)):
             yield row(relative, record)
 
 

@@ -238,7 +238,7 @@ class FolderArchive:
         return WriteResult(outcome, relative, revision)
 
     def records(
-        self, source: str, since: date | None = None, until: date | None = None
+        self, source: str, days: layout.Days = layout.ALL_DAYS
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every current record of a source: (relative path, record), a day folder at a time
         (only the days in the range). Revisions, raw pages, temporary and unreadable files are
@@ -246,7 +246,7 @@ class FolderArchive:
         base = self.root / source
         if not SOURCE_NAME.match(source) or not base.is_dir():
             return
-        for day in _day_folders(base, since, until):
+        for day in _day_folders(base, *days):
             for name in _names(day):
                 stem = layout.record_id(name)
                 if stem is None:

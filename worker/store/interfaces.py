@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal, Protocol
+
+from worker.store.layout import Days
 
 ArticleStatus = Literal["queued", "archived", "gone"]
 WriteOutcome = Literal["new", "updated", "unchanged"]
@@ -311,12 +312,7 @@ class ArchiveStore(Protocol):
         """Store several records in one commit; each item's failure is its own result."""
         ...
 
-    def records(
-        self, source: str, since: date | None = None, until: date | None = None
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every current record of a source (archived on the days from ``since`` to ``until``,
-        if given): (relative path, record), in path order, read as they are consumed."""
-        ...
+    def records(self, source: str, days: Days = ...) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
     def has_records(self, source: str) -> bool: ...
 

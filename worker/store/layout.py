@@ -25,6 +25,11 @@ WARC = ".warc.gz"
 CDXJ = ".cdxj"
 # Prefix-Timestamp-Serial-Crawlhost.warc.gz, the IIPC naming convention (timestamp to the ms).
 _WARC_NAME = re.compile(r"^[a-z]+-(?P<day>[0-9]{8})[0-9]{9}-[0-9]{5,}-[A-Za-z0-9.~_-]+\.warc\.gz$")
+# A range of archive days, first and last (inclusive); None leaves that end open. An archive's
+# records(source, days) are those of the source's day folders in the range, in path order,
+# read as they are consumed (memory does not grow with the archive).
+Days = tuple[date | None, date | None]
+ALL_DAYS: Days = (None, None)
 _REVISION = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.r(?P<n>[0-9]{1,9})\.json$")
 
 

@@ -234,7 +234,7 @@ class ObjectArchive:
             raise ArchiveError(f"{self.url}/{prefix}: cannot list: {_why(exc)}") from exc
 
     def records(
-        self, source: str, since: date | None = None, until: date | None = None
+        self, source: str, days: layout.Days = layout.ALL_DAYS
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """The records as the listing brings their keys (in key order), read ahead a few at a
         time: memory does not grow with the archive."""
@@ -242,9 +242,9 @@ class ObjectArchive:
             return
         keys = (
             key
-            for prefix in _prefixes(source, since, until)
+            for prefix in _prefixes(source, *days)
             for key in self._keys(prefix)
-            if layout.is_record_key(key) and _in_range(key, since, until)
+            if layout.is_record_key(key) and _in_range(key, *days)
         )
         ahead: deque[tuple[str, Future[dict[str, Any] | None]]] = deque()
         with ThreadPoolExecutor(max_workers=READERS) as pool:
