@@ -329,3 +329,28 @@ def test_reextract_works_from_the_warc_captures_when_no_raw_page_is_kept(
     assert latest["revision"] == 2 and latest["title"].startswith("Ukraine Captured")
     assert latest["fetch"] == first["fetch"]  # the revision names the capture it came from
     assert_captured(archive_dir)
+
+
+def test_a_service_stopped_with_sigterm_finishes_its_warc_file(
+    tmp_path: Path, server: SiteServer, archive_dir: Path, spawn: Spawn
+) -> None:
+    port = free_port()
+    config = with_warc(
+        write_config(
+            tmp_path / "service.toml",
+            feeds=[server.url(f) for f in MT_FEEDS],
+            archive=archive_dir,
+            service={"port": port},
+        )
+    )
+    service = spawn(config, "service.log", port)
+    wait_for(lambda: len(records(archive_dir)) == 10, 60, "ten records")
+    wait_for(
+        lambda: sum(e.get("event") == "article_archived" for e in service.events()) == 10,
+        30,
+        "ten archived",
+    )
+    assert service.stop() == 0
+    assert not list((archive_dir / OPEN_DIR).iterdir())
+    assert len(warc_files(archive_dir)) == 1
+    assert_captured(archive_dir)
