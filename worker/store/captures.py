@@ -38,7 +38,6 @@ from worker.store.interfaces import ArchiveStore
 from worker.store.warc import (
     CaptureRef,
     Exchange,
-    digest,
     member,
     metadata_record,
     response_and_request,
@@ -225,7 +224,8 @@ class Captures:
 
     def _keep(self, exchange: Exchange) -> CaptureRef:
         record_id = StatusAndHeadersParser.make_warc_id()
-        response, request = (member(r) for r in response_and_request(exchange, record_id))
+        response, request, payload_digest = response_and_request(exchange, record_id)
+        response, request = member(response), member(request)
         file = self._writable(len(response) + len(request))
         offset = file.size
         append(file, response + request)
@@ -235,7 +235,7 @@ class Captures:
             length=len(response),
             record_id=record_id,
             date=warc_date(exchange.started_at),
-            payload_digest=digest(exchange.payload),
+            payload_digest=payload_digest,
             url=exchange.url,
         )
 

@@ -125,8 +125,9 @@ def _serialize(record: Any, writer: Any) -> bytes:
     return data
 
 
-def response_and_request(exchange: Exchange, record_id: str) -> tuple[bytes, bytes]:
-    """The ``response`` and ``request`` records (uncompressed)."""
+def response_and_request(exchange: Exchange, record_id: str) -> tuple[bytes, bytes, str]:
+    """The ``response`` and ``request`` records (uncompressed), and the response's payload
+    digest."""
     writer = _Writer(gzip=False, warc_version="1.1")
     date = warc_date(exchange.started_at)
     status = StatusAndHeaders(
@@ -158,9 +159,9 @@ def response_and_request(exchange: Exchange, record_id: str) -> tuple[bytes, byt
     request = writer.create_warc_record(
         exchange.url, "request", http_headers=sent, warc_headers_dict=asked
     )
-    return _serialize(response, writer), _serialize(
-        request, _Writer(gzip=False, warc_version="1.1")
-    )
+    payload_digest = str(response.rec_headers.get_header("WARC-Payload-Digest"))
+    first = _serialize(response, writer)
+    return first, _serialize(request, _Writer(gzip=False, warc_version="1.1")), payload_digest
 
 
 def metadata_record(ref: CaptureRef, fields: Sequence[tuple[str, str]], date: str) -> bytes:
