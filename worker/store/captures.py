@@ -14,10 +14,12 @@ unfinished (a failed upload, a dead writer's). See :mod:`worker.store.warcfiles`
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
 import queue
+import re
 import secrets
 import socket
 import threading
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
@@ -82,7 +85,7 @@ def sink_for(settings: ArchiveSettings, archive: ArchiveStore) -> Sink:
     from worker.store.objects import ObjectArchive
 
     if isinstance(archive, ObjectArchive):
-        return ObjectSink(archive, settings.dir / SPOOL_DIR)
+        return ObjectSink(archive, spool_of(settings.dir, archive.location))
     raise ArchiveError(f"{archive.location}: this archive cannot hold WARC files")
 
 
@@ -106,6 +109,13 @@ def read_capture(
     except Exception as exc:  # warcio raises what its parsers raise on a damaged member
         raise ArchiveError(f"{key} at {offset}: not a readable WARC record: {exc}") from exc
     return None
+
+
+def spool_of(local: Path, url: str) -> Path:
+    """The spool of the object store at ``url``: a folder of its own, so a file left there is
+    never uploaded to another archive that shares the local folder."""
+    name = re.sub(r"[^A-Za-z0-9.-]+", "_", url.removeprefix("s3://"))[:64]
+    return local / SPOOL_DIR / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
 
 
 def crawl_host() -> str:

@@ -1,14 +1,14 @@
 """WARC files on their way into the archive: open, finished, indexed, recovered after a crash.
 
 A process writes its WARC file in a local folder while it is open (``<name>.warc.gz.open``,
-locked with ``flock`` for as long as its writer lives): ``<archive>/_warc/.open/`` on a folder,
-the spool ``<archive.dir>/.warc-spool/`` when the archive is on an object store, where a file
-can only be uploaded whole. A finished file is indexed (cdxj-indexer, sorted, as pywb indexes)
-and put in its place with its CDXJ beside it: moved there on a folder (the CDXJ first, so a WARC
-in place always has its index), uploaded on an object store (the WARC, then the CDXJ; the spool
-copy is removed only after both). A file nobody holds the lock of was left by a writer that died
-(SIGKILL, a crash, a lost container): the next start cuts a torn last record off (a gzip member
-that never ended), then finishes it like any other.
+locked with ``flock`` for as long as its writer lives): ``<archive>/_warc/.open/`` on a folder;
+on an object store, where a file can only be uploaded whole, the spool
+``<archive.dir>/.warc-spool/<archive URL>-<hash>/``. A finished file is indexed (cdxj-indexer,
+sorted, as pywb indexes) and put in its place with its CDXJ beside it: moved there on a folder
+(the CDXJ first, so a WARC in place always has its index), uploaded on an object store (the
+WARC, then the CDXJ; the spool copy is removed only after both). A file nobody holds the lock
+of was left by a writer that died (SIGKILL, a crash, a lost container): the next start cuts a
+torn last record off (a gzip member that never ended), then finishes it like any other.
 """
 
 from __future__ import annotations
