@@ -241,6 +241,21 @@ def test_a_killed_writers_file_is_finished_at_the_next_start_and_a_torn_record_c
     assert len(cdxj(finished)) == 3
 
 
+def test_two_starts_recovering_at_once_finish_a_file_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from worker.store.warcfiles import FolderSink, recover
+
+    left = killed_writer("FolderSink", f"FolderSink(Path({str(tmp_path)!r}))")
+    size = left.stat().st_size
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda _: recover(FolderSink(tmp_path)), range(4)))
+    assert sorted(len(keys) for keys in done) == [0, 0, 0, 1]
+    [finished] = warc_files(tmp_path)
+    assert finished.stat().st_size == size
+    check(finished)
+
+
 def test_a_killed_writers_spool_is_uploaded_at_the_next_start(
     tmp_path: Path, s3_server: S3Server
 ) -> None:

@@ -193,7 +193,11 @@ def _unlocked(path: Path) -> Iterator[int | None]:
         except BlockingIOError:
             yield None
             return
-        yield fd
+        try:  # another recovery may have finished it between our open and our lock
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        yield fd if same else None
     finally:
         os.close(fd)
 
