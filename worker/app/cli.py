@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import NoReturn
 import orjson
 
 from worker import __version__
-from worker.app import backfill, discover, fetch, maintenance, render, status
+from worker.app import backfill, discover, fetch, maintenance, render, revisions, status
 from worker.config import Settings, load
 from worker.errors import ConfigError, WorkerError
 from worker.extract import registry
@@ -88,6 +89,22 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--source", metavar="NAME", help="the source whose record to show, when several share an ID"
     )
+    render.add_argument("--revision", type=int, metavar="N", help="an earlier revision")
+    render.add_argument("--revisions", action="store_true", help="list the revision history")
+
+    export = sub.add_parser("export", help="the latest revision of every article, one row each")
+    common(export)
+    export.add_argument("--source", action="append", default=[], metavar="NAME")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="first archive day")
+    export.add_argument("--until", metavar="YYYY-MM-DD", help="last archive day")
+    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), required=True)
+    export.add_argument("--output", type=Path, metavar="F", help="default: stdout")
+
+    diff = sub.add_parser("diff", help="what changed between two revisions of an article")
+    common(diff)
+    diff.add_argument("target", metavar="ID")
+    diff.add_argument("--from", dest="old", type=int, metavar="N", help="default: the one before")
+    diff.add_argument("--to", dest="new", type=int, metavar="M", help="default: the latest")
 
     state = sub.add_parser("state", help="maintain the state file")
     common(state)
@@ -177,8 +194,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             code, text = asyncio.run(discover.discover(settings, args.url))
             print(text, end="")
             return code
+        if args.command == "render" and (args.revisions or args.revision is not None):
+            text = revisions.render(
+                settings, args.target, args.format, args.revision, listing=args.revisions
+            )
+            print(text, end="")
+            return 0
         if args.command == "render":
             print(render.render(settings, args.target, args.format, args.source), end="")
+            return 0
+        if args.command == "export":
+            from worker.app import export
+
+            print(
+                export.export(
+                    settings,
+                    sources=args.source,
+                    since=args.since,
+                    until=args.until,
+                    fmt=args.format,
+                    output=args.output,
+                ),
+                end="",
+            )
+            return 0
+        if args.command == "diff":
+            colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            print(revisions.diff(settings, args.target, args.old, args.new, colour=colour), end="")
             return 0
         if args.command == "state" and args.action == "migrate":
             print(maintenance.migrate_state(settings, args.to))

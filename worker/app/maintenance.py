@@ -1,5 +1,5 @@
 """Maintenance commands: rebuild the state from the archive, copy a SQLite state into
-PostgreSQL, re-extract from the raw pages."""
+PostgreSQL, re-extract from the raw pages (or, where none was kept, the WARC captures)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from worker.store import (
     open_state,
     state_for_rebuild,
 )
+from worker.store.captures import read_capture
 from worker.store.interfaces import Archived, Restored
 from worker.store.record import CONTENT_FIELDS, FetchInfo, build
 
@@ -80,8 +81,9 @@ def migrate_state(settings: Settings, url: str | None) -> str:
 
 
 def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:
-    """Re-run extraction on the stored raw pages; a new revision only where the record changed.
-    Each page is extracted in a worker process inside the item budget, as when it was fetched."""
+    """Re-run extraction on the stored raw pages (or the WARC captures where no raw page was
+    kept); a new revision only where the record changed. Each page is extracted in a worker
+    process inside the item budget, as when it was fetched."""
     pool = WorkerPool(1, settings.limits)
     try:
         return asyncio.run(_reextract(settings, pool, sources=sources, since=since))
@@ -98,6 +100,7 @@ async def _reextract(
     state = open_state(settings, archive)
     lines: list[str] = []
     counts = {"checked": 0, "changed": 0, "unchanged": 0, "no_raw_page": 0, "failed": 0}
+    counts["from_warc"] = 0
     try:
         for source in chosen:
             for relative, old in archive.records(source.name):
@@ -105,11 +108,20 @@ async def _reextract(
                 if first_day and published is not None and published.date() < first_day:
                     continue
                 counts["checked"] += 1
+                fetch = old.get("fetch") or {}
                 raw = archive.read_raw(relative)
+                if raw is None and fetch.get("warc"):  # no raw page kept: the WARC capture
+                    raw = read_capture(settings.archive, archive, fetch["warc"])
+                    if raw is not None and hashlib.sha256(raw).hexdigest() != fetch.get(
+                        "raw_sha256"
+                    ):
+                        counts["failed"] += 1
+                        lines.append(f"{relative}: failed: its WARC capture is not the page")
+                        continue
+                    counts["from_warc"] += raw is not None
                 if raw is None:
                     counts["no_raw_page"] += 1
                     continue
-                fetch = old.get("fetch") or {}
                 row = state.article(source.name, str(old["id"]))
                 try:
                     extracted = await pool.run(
@@ -136,6 +148,7 @@ async def _reextract(
                     feed_url=old.get("feed_url"),
                     raw_sha256=hashlib.sha256(raw).hexdigest(),
                     feed_entry=entry_from_dict(old.get("feed_entry")),
+                    warc=fetch.get("warc"),
                 )
                 record = build(
                     extracted,
@@ -171,5 +184,6 @@ async def _reextract(
         f"reextract: {counts['checked']} checked, {counts['changed']} changed, "
         f"{counts['unchanged']} unchanged, {counts['no_raw_page']} without a raw page, "
         f"{counts['failed']} failed"
+        + (f" ({counts['from_warc']} read from WARC captures)" if counts["from_warc"] else "")
     )
     return (1 if counts["failed"] else 0), "\n".join(lines) + "\n"

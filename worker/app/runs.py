@@ -31,7 +31,11 @@ async def one_run(
     try:
         await asyncio.to_thread(archive.sweep)
         async with Fetcher(
-            settings.http, settings.retry, robots_store=state, host_book=state
+            settings.http,
+            settings.retry,
+            robots_store=state,
+            host_book=state,
+            capture=settings.archive.warc,
         ) as fetcher:
             pipeline = Pipeline(settings, state, archive, fetcher, observer=display)
             await pipeline.start()

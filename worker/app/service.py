@@ -77,6 +77,7 @@ class Service:
                 on_request=metrics.request_done,
                 robots_store=state,
                 host_book=state,
+                capture=self.settings.archive.warc,
             ) as fetcher:
                 self.pipeline = Pipeline(self.settings, state, self.archive, fetcher, metrics)
                 await self.pipeline.start()

@@ -83,6 +83,14 @@ class ArchiveSettings:
         default=True,
         metadata=_meta("bool", "keep the fetched page gzip-compressed beside the record"),
     )
+    warc: bool = field(
+        default=False,
+        metadata=_meta("bool", "also keep every article fetch as WARC, with CDXJ indexes"),
+    )
+    warc_max_size: int = field(
+        default=1_000_000_000,
+        metadata=_meta("size", "a WARC file is finished past this size", minimum=1_000_000),
+    )
     processes: int = field(
         default=-1,
         metadata=_meta(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from worker.config import SourceSettings
 from worker.errors import ArchiveError, ExtractError, FetchError, TransientFetchError, WorkerError
+from worker.ingest import captures
 from worker.ingest.context import Context
 from worker.ingest.entries import entry_from_json
 from worker.ingest.outcomes import ArticleOutcome, SourceOutcome
@@ -242,6 +243,8 @@ class Articles:
                 reason="empty_body",
                 status=response.status,
             )
+        context = self.context
+        capture = await captures.keep(context, response)
         job = PageJob(
             body=response.body,
             requested_url=item.url,
@@ -255,9 +258,13 @@ class Articles:
             feed_url=item.feed_url,
             first_seen=item.first_seen,
             path=item.path,
-            archive=self.context.archive.spec,
+            archive=context.archive.spec,
+            warc=capture.as_dict() if capture is not None else None,
         )
-        return await self.context.pool.archive(job)
+        done = await context.pool.archive(job)
+        if capture is not None:
+            await captures.note(context, capture, item, done)
+        return done
 
     async def flush(self) -> None:
         """Record the archived articles not yet recorded in state."""

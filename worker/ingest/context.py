@@ -1,5 +1,5 @@
 """What the stages of a poll share: settings, the two stores, the one fetcher, the worker pool,
-the lease owner, the observer and the clock."""
+the lease owner, the observer, the clock and the WARC writer."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from worker.ingest.leases import new_owner
 from worker.ingest.outcomes import Observer
 from worker.ingest.pool import WorkerPool
 from worker.net.fetcher import Fetcher
+from worker.store.captures import Captures
 from worker.store.interfaces import ArchiveStore
 from worker.store.offloop import AsyncState
 
@@ -25,6 +26,7 @@ class Context:
     observer: Observer | None = None
     owner: str = field(default_factory=new_owner)
     draining: bool = False  # set on shutdown: claimed articles not yet started stay queued
+    captures: Captures | None = None  # the WARC writer (archive.warc)
 
     @staticmethod
     def now() -> float:

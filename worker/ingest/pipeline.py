@@ -24,6 +24,7 @@ from worker.ingest.pool import POOL_IDLE, WorkerPool
 from worker.net.fetcher import Fetcher
 from worker.parse import sitemaps
 from worker.parse.urls import canonical_url
+from worker.store.captures import open_captures
 from worker.store.interfaces import ArchiveStore, Discovered
 from worker.store.offloop import AsyncState
 
@@ -43,13 +44,23 @@ class Pipeline:
     ) -> None:
         pool = WorkerPool(settings.archive.processes, settings.limits)
         pool.warm()  # its imports happen while the first feeds load
-        self.context = Context(settings, state, archive, fetcher, pool, observer)
+        self.context = Context(
+            settings,
+            state,
+            archive,
+            fetcher,
+            pool,
+            observer,
+            captures=open_captures(settings.archive, archive),
+        )
         self.articles = Articles(self.context)
 
     async def start(self) -> None:
         """Free the leases of this host's processes that are gone, at once (the others'
-        leases expire by themselves)."""
+        leases expire by themselves); finish the WARC files such processes left open."""
         await self.context.state.reclaim_leases(lambda o: owner_is_dead(o, self.context.owner))
+        if self.context.captures is not None:  # WARC files that writers which died left open
+            await asyncio.to_thread(self.context.captures.recover)
 
     @property
     def state(self) -> AsyncState:
@@ -135,3 +146,5 @@ class Pipeline:
     async def close(self) -> None:
         await self.articles.close()
         await asyncio.to_thread(self.context.pool.close)
+        if self.context.captures is not None:
+            await asyncio.to_thread(self.context.captures.close)

@@ -41,6 +41,7 @@ class PageJob:
     first_seen: float
     path: str | None  # where the article already lives, if archived before
     archive: ArchiveSpec
+    warc: dict[str, Any] | None = None  # the fetch's WARC response record (archive.warc)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def _record(job: PageJob) -> tuple[Extracted, dict[str, Any], str]:
         feed_url=job.feed_url,
         raw_sha256=hashlib.sha256(job.body).hexdigest(),
         feed_entry=job.entry,
+        warc=job.warc,
     )
     record = build(
         extracted, article_id=job.article_id, source=job.source, profile=job.profile, fetch=info

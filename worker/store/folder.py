@@ -12,6 +12,7 @@ import gzip
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -236,20 +237,24 @@ class FolderArchive:
         files.append(Staged.write(path, dumps(record)))  # last: the record says it is complete
         return WriteResult(outcome, relative, revision)
 
-    def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every current record of a source: (relative path, record). Revisions, raw pages,
-        temporary and unreadable files are skipped."""
+    def records(
+        self, source: str, days: layout.Days = layout.ALL_DAYS
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every current record of a source: (relative path, record), a day folder at a time
+        (only the days in the range). Revisions, raw pages, temporary and unreadable files are
+        skipped."""
         base = self.root / source
         if not SOURCE_NAME.match(source) or not base.is_dir():
             return
-        for path in sorted(base.glob("*/*/*/*.json")):
-            stem = layout.record_id(path.name)
-            if stem is None:
-                continue  # <id>.r<N>.json revisions and stray names
-            relative = path.relative_to(self.root).as_posix()
-            record = self._load(relative)
-            if record is not None and record.get("id") == stem:
-                yield relative, record
+        for day in _day_folders(base, *days):
+            for name in _names(day):
+                stem = layout.record_id(name)
+                if stem is None:
+                    continue  # <id>.r<N>.json revisions and stray names
+                relative = f"{source}/{day.relative_to(base).as_posix()}/{name}"
+                record = self._load(relative)
+                if record is not None and record.get("id") == stem:
+                    yield relative, record
 
     def has_records(self, source: str) -> bool:
         return next(self.records(source), None) is not None
@@ -277,3 +282,25 @@ class FolderArchive:
     def sweep_all(self) -> int:
         """Remove the temporary files of dead writers anywhere in the archive (a full walk)."""
         return sweep_tree(self.root)
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
+def _day_folders(base: Path, since: date | None, until: date | None) -> Iterator[Path]:
+    """``<base>/<YYYY>/<MM>/<DD>`` in order, only those that can hold days in the range."""
+
+    def below(folder: Path, parts: tuple[int, ...]) -> Iterator[tuple[Path, tuple[int, ...]]]:
+        for name in _names(folder):
+            if name.isdigit() and layout.may_hold((*parts, int(name)), since, until):
+                yield folder / name, (*parts, int(name))
+
+    for year, y in below(base, ()):
+        for month, m in below(year, y):
+            for day, _ in below(month, m):
+                if day.is_dir():
+                    yield day

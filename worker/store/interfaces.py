@@ -13,6 +13,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from worker.store.layout import Days
+
 ArticleStatus = Literal["queued", "archived", "gone"]
 WriteOutcome = Literal["new", "updated", "unchanged"]
 
@@ -315,9 +317,7 @@ class ArchiveStore(Protocol):
         """Store several records in one commit; each item's failure is its own result."""
         ...
 
-    def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every current record of a source: (relative path, record)."""
-        ...
+    def records(self, source: str, days: Days = ...) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
     def has_records(self, source: str) -> bool: ...
 

@@ -2,13 +2,16 @@
 
 ``<source>/<YYYY>/<MM>/<DD>/<id>.json`` is the record (the publication day in UTC, or the first-seen
 day), ``<id>.html.gz`` beside it the raw page, ``<id>.r<N>.json`` / ``<id>.r<N>.html.gz`` an earlier
-revision. Paths are checked on the string: nothing can name a place outside the archive.
+revision. WARC files (``archive.warc``) are ``_warc/<YYYY>/<MM>/<DD>/<name>.warc.gz``, the day
+their first record was written (UTC), with their CDXJ index ``<name>.cdxj`` beside them; ``_warc``
+can never be a source's folder (a source name starts with a letter or digit). Paths are checked
+on the string: nothing can name a place outside the archive.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from worker.config import SOURCE_NAME
 from worker.errors import ArchiveError
@@ -17,6 +20,16 @@ from worker.parse.urls import SAFE_ID
 
 RECORD = ".json"
 RAW = ".html.gz"
+WARC_ROOT = "_warc"
+WARC = ".warc.gz"
+CDXJ = ".cdxj"
+# Prefix-Timestamp-Serial-Crawlhost.warc.gz, the IIPC naming convention (timestamp to the ms).
+_WARC_NAME = re.compile(r"^[a-z]+-(?P<day>[0-9]{8})[0-9]{9}-[0-9]{5,}-[A-Za-z0-9.~_-]+\.warc\.gz$")
+# A range of archive days, first and last (inclusive); None leaves that end open. An archive's
+# records(source, days) are those of the source's day folders in the range, in path order,
+# read as they are consumed (memory does not grow with the archive).
+Days = tuple[date | None, date | None]
+ALL_DAYS: Days = (None, None)
 _REVISION = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.r(?P<n>[0-9]{1,9})\.json$")
 
 
@@ -85,3 +98,43 @@ def is_record_key(relative: str) -> bool:
         and all(p.isdigit() for p in parts[1:4])
         and record_id(parts[4]) is not None
     )
+
+
+def warc_key(name: str) -> str:
+    """Where a finished WARC file named ``name`` goes: the day of its name's timestamp."""
+    match = _WARC_NAME.match(name)
+    if match is None:
+        raise ArchiveError(f"not a WARC file name of ours: {name!r}")
+    day = match.group("day")
+    return f"{WARC_ROOT}/{day[:4]}/{day[4:6]}/{day[6:]}/{name}"
+
+
+def cdxj_key(warc: str) -> str:
+    """The CDXJ index beside a WARC file."""
+    return checked(warc).removesuffix(WARC) + CDXJ
+
+
+def is_warc_key(relative: str) -> bool:
+    parts = relative.split("/")
+    return (
+        len(parts) == 5
+        and parts[0] == WARC_ROOT
+        and all(p.isdigit() for p in parts[1:4])
+        and _WARC_NAME.match(parts[4]) is not None
+    )
+
+
+def day_of(relative: str) -> date | None:
+    """The archive day of a record's key (``<source>/<YYYY>/<MM>/<DD>/<id>.json``)."""
+    parts = relative.split("/")
+    try:
+        return date(int(parts[1]), int(parts[2]), int(parts[3]))
+    except (IndexError, ValueError):
+        return None
+
+
+def may_hold(parts: tuple[int, ...], since: date | None, until: date | None) -> bool:
+    """Whether the folder of year (and month, and day) ``parts`` can hold days in the range."""
+    low = (since.year, since.month, since.day)[: len(parts)] if since else None
+    high = (until.year, until.month, until.day)[: len(parts)] if until else None
+    return (low is None or parts >= low) and (high is None or parts <= high)

@@ -15,8 +15,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,6 +104,22 @@ class ObjectArchive:
             raise
         except BaseError as exc:
             raise ArchiveError(f"{self.url}/{key}: cannot write: {_why(exc)}") from exc
+
+    def upload(self, key: str, path: os.PathLike[str]) -> None:
+        """Put a local file at ``key`` (in parts, for large files)."""
+        try:
+            obstore.put(self._store, layout.checked(key), Path(path))
+        except BaseError as exc:
+            raise ArchiveError(f"{self.url}/{key}: cannot upload: {_why(exc)}") from exc
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes | None:
+        try:
+            found = obstore.get_range(self._store, layout.checked(key), start=offset, length=length)
+        except FileNotFoundError:
+            return None
+        except BaseError as exc:
+            raise ArchiveError(f"{self.url}/{key}: cannot read: {_why(exc)}") from exc
+        return found.to_bytes()
 
     def writable(self) -> str | None:
         probe = f".ready/{os.getpid()}"
@@ -214,14 +233,27 @@ class ObjectArchive:
         except BaseError as exc:
             raise ArchiveError(f"{self.url}/{prefix}: cannot list: {_why(exc)}") from exc
 
-    def records(self, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def records(
+        self, source: str, days: layout.Days = layout.ALL_DAYS
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The records as the listing brings their keys (in key order), read ahead a few at a
+        time: memory does not grow with the archive."""
         if not SOURCE_NAME.match(source):
             return
-        keys = sorted(k for k in self._keys(source + "/") if layout.is_record_key(k))
+        keys = (
+            key
+            for prefix in _prefixes(source, *days)
+            for key in self._keys(prefix)
+            if layout.is_record_key(key) and _in_range(key, *days)
+        )
+        ahead: deque[tuple[str, Future[dict[str, Any] | None]]] = deque()
         with ThreadPoolExecutor(max_workers=READERS) as pool:
-            for key, record in zip(keys, pool.map(self.read, keys), strict=True):
-                if record is not None and record.get("id") == layout.record_id(key.split("/")[-1]):
-                    yield key, record
+            for key in keys:
+                ahead.append((key, pool.submit(self.read, key)))
+                if len(ahead) >= 4 * READERS:
+                    yield from _ready(ahead.popleft())
+            while ahead:
+                yield from _ready(ahead.popleft())
 
     def has_records(self, source: str) -> bool:
         if not SOURCE_NAME.match(source):
@@ -245,6 +277,32 @@ class ObjectArchive:
 
     def sweep_all(self) -> int:
         return 0
+
+
+def _prefixes(source: str, since: date | None, until: date | None) -> list[str]:
+    """The listing prefixes that hold the range: its months, when it is bounded and short."""
+    if since is None or until is None or until < since or (until - since).days > 3700:
+        return [source + "/"]
+    months = []
+    year, month = since.year, since.month
+    while (year, month) <= (until.year, until.month):
+        months.append(f"{source}/{year:04d}/{month:02d}/")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _in_range(key: str, since: date | None, until: date | None) -> bool:
+    day = layout.day_of(key)
+    return day is not None and (since is None or day >= since) and (until is None or day <= until)
+
+
+def _ready(
+    item: tuple[str, Future[dict[str, Any] | None]],
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    key, future = item
+    record = future.result()
+    if record is not None and record.get("id") == layout.record_id(key.split("/")[-1]):
+        yield key, record
 
 
 def _why(exc: BaseException) -> str:

@@ -61,6 +61,7 @@ class FetchInfo:
     feed_url: str | None
     raw_sha256: str
     feed_entry: FeedEntry | None = None
+    warc: dict[str, Any] | None = None  # where the fetch's WARC response record is
 
 
 def content_hash(record: dict[str, Any]) -> str:
@@ -125,6 +126,8 @@ def build(
             "raw_sha256": fetch.raw_sha256,
         },
     }
+    if fetch.warc is not None:
+        record["fetch"]["warc"] = fetch.warc
     record["content_hash"] = content_hash(record)
     return record
 
