@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from stores import MakeArchive
 
 from worker.errors import ArchiveError, StateError
 from worker.store import layout
-from worker.store.files import TMP_MARK
+from worker.ingest.leases import owner_is_dead
+from worker.store.files import TMP_MARK, pid_alive
 from worker.store.folder import FolderArchive
 from worker.store.sqlite import SqliteState
 
@@ -392,3 +395,35 @@ def test_the_start_up_sweep_visits_only_the_folders_dead_writers_wrote_to(tmp_pa
     assert not list(written.glob(".*")) and list(elsewhere.glob(".*"))
     assert not list((tmp_path / ".writers").iterdir())  # the dead writer's log is done with
     assert archive.sweep_all() == 1
+
+
+def test_a_writer_that_is_a_zombie_counts_as_dead(tmp_path: Path) -> None:
+    """A worker killed with its parent stays a zombie until PID 1 reaps it (in a container
+    without an init, never): the next start sweeps its temporary files and its log anyway."""
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from worker.store.folder import FolderArchive;"
+            "a = FolderArchive(pathlib.Path(sys.argv[1]));"
+            "a.write({'id': 'a1', 'content_hash': 'sha256:1', 'revision': 1}, sys.argv[2], None)",
+            str(tmp_path),
+            REL,
+        ]
+    )
+    try:
+        # Not reaped: once it has exited it is a zombie, which signal 0 still reaches.
+        stat = Path(f"/proc/{writer.pid}/stat")
+        for _ in range(600):
+            if stat.read_bytes().rsplit(b")", 1)[1].split()[0] == b"Z":
+                break
+            time.sleep(0.05)
+        os.kill(writer.pid, 0)
+        assert not pid_alive(writer.pid)
+        assert owner_is_dead(f"{socket.gethostname()}:{writer.pid}:x", "me")
+        left = tmp_path / f"mt/2024/12/27/.a9.json{TMP_MARK}{writer.pid}-abcd"
+        left.write_text("left by the killed writer")
+        assert FolderArchive(tmp_path).sweep() == 1
+        assert not left.exists() and not list((tmp_path / ".writers").iterdir())
+    finally:
+        writer.wait()

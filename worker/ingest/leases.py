@@ -6,6 +6,8 @@ import os
 import secrets
 import socket
 
+from worker.store.files import pid_alive
+
 
 def new_owner() -> str:
     """A lease owner name unique to this process: ``host:pid:token``."""
@@ -22,12 +24,4 @@ def owner_is_dead(owner: str, me: str) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit() or owner == me:
         return False
     pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return pid == os.getpid() or not pid_alive(pid)

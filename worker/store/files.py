@@ -34,13 +34,21 @@ T = TypeVar("T")
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs. A zombie does not: a process killed with its parent stays
+    one until PID 1 reaps it, which in a container without an init may be never, and its
+    temporary files and logs must not wait for that."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # not Linux, or gone meanwhile: the signal said it ran
+    return state not in (b"Z", b"X")
 
 
 def gzip_page(raw: bytes) -> bytes:
