@@ -93,7 +93,7 @@ def test_unreachable_site_fails_with_exit_1_and_writes_no_article(cli: Cli, tmp_
     assert code == 1
     _no_traceback(err)
     assert f"127.0.0.1:{port}" in err
-    assert "feeds 1 polled (0 changed, 0 not modified, 1 failed)" in out
+    assert out.strip() == "moscowtimes: 0 new, 0 queued; 1 feed, 1 failed"
     assert not list(archive.rglob("*.json"))
 
 

@@ -42,3 +42,22 @@ def test_discover_without_feeds_says_so(
     code, out, _ = cli("discover", "--config", str(config), server.url("/"))
     assert code == 1
     assert "no feed found" in out
+
+
+def test_discover_names_the_source_after_the_site_never_an_address(
+    cli: Cli, config: Path, server: SiteServer, site: Site
+) -> None:
+    site.put(
+        "/",
+        b"""<html><head><title>The Moscow Times | Independent News From Russia</title>
+<link rel="alternate" type="application/rss+xml" href="/rss/news"></head></html>""",
+    )
+    code, out, err = cli("discover", "--config", str(config), server.url("/"))
+    assert code == 0, err
+    assert server.url("/").startswith("http://127.0.0.1:")
+    assert tomllib.loads(out)["sources"][0]["name"] == "the-moscow-times"
+    # A page without a title: the feed's own title names it.
+    site.put("/", b"<html><head></head><body>Home</body></html>")
+    code, out, err = cli("discover", "--config", str(config), server.url("/"))
+    assert tomllib.loads(out)["sources"][0]["name"] == "the-moscow-times"
+    assert '"127"' not in out

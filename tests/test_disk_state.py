@@ -79,7 +79,12 @@ def test_full_disk_makes_the_service_unready_and_it_recovers(
     config = _config(tmp_path, server, small_disk, port=port)
     service = ServiceProcess(config, tmp_path / "service.log", port).start()
     try:
-        wait_for(lambda: service.get("/readyz")[0] == 503, 30, "/readyz to turn unready")
+        # (503 while it starts, too: the port is bound before the scheduler runs)
+        wait_for(
+            lambda: "archive" in json.loads(service.get("/readyz")[1])["failed"],
+            30,
+            "/readyz to turn unready for the archive",
+        )
         status, body = service.get("/readyz")
         assert "archive" in json.loads(body)["failed"]
         assert "disk full" in json.loads(body)["failed"]["archive"]

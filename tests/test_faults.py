@@ -42,8 +42,15 @@ def _page(site: Site) -> bytes:
     return site.body_of(REFERENCE)
 
 
+def _hop_path(i: int) -> str:
+    """The article under a slug with ``i`` hops in it: once the site is fixed (``clear``), it
+    redirects to the canonical URL like any other slug, so a retry caught mid-chain by the
+    fix ends at the article instead of a 404 (which would give it up)."""
+    return REFERENCE.removesuffix("-a87467") + "-hop" * i + "-a87467"
+
+
 def _redirect_chain(site: Site) -> Scripted:
-    return Scripted(302, {"Location": site.base + REFERENCE + "-hop"})
+    return Scripted(302, {"Location": site.base + _hop_path(1)})
 
 
 SCENARIOS = [
@@ -137,8 +144,7 @@ SCENARIOS = [
 def _hop(site: Site) -> None:
     """Every ``...-hop`` path redirects one hop further: a chain longer than five."""
     for i in range(1, 8):
-        path = REFERENCE + "-hop" * i
-        site.fault(path, Scripted(302, {"Location": site.base + path + "-hop"}))
+        site.fault(_hop_path(i), Scripted(302, {"Location": site.base + _hop_path(i + 1)}))
 
 
 def _assert_archive_sound(archive: Path) -> dict[str, dict[str, Any]]:

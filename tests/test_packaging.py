@@ -224,7 +224,9 @@ def test_lock_pins_nothing_that_no_requirement_reaches() -> None:
             reached.add(pin.name)
             frontier.extend(p for p in pins if pin.name in map(canonicalize_name, p.via))
     problems += [f"{name}: not reached from pyproject.toml" for name in names - reached]
-    assert not problems, f"regenerate requirements.lock ({_lock_command()}):\n" + "\n".join(problems)
+    assert not problems, f"regenerate requirements.lock ({_lock_command()}):\n" + "\n".join(
+        problems
+    )
 
 
 def test_lock_hashes_every_file_and_was_made_by_the_documented_command() -> None:
@@ -264,7 +266,9 @@ def test_image_installs_the_lock_with_hashes_then_the_project_alone() -> None:
     steps = [step.strip() for run in runs for step in run.split("&&")]
     pip_steps = [s for s in steps if " -m pip install " in s]
     assert re.fullmatch(r"python -m pip install --no-cache-dir pip==[\d.]+", pip_steps[0])
-    assert pip_steps[1] == "python -m pip install --no-cache-dir --require-hashes -r requirements.lock"
+    assert (
+        pip_steps[1] == "python -m pip install --no-cache-dir --require-hashes -r requirements.lock"
+    )
     assert pip_steps[2] == "python -m pip install --no-cache-dir --no-deps --no-build-isolation ."
     assert len(pip_steps) == 3
     copies = [args for instruction, args in _dockerfile_instructions() if instruction == "COPY"]
@@ -274,7 +278,9 @@ def test_image_installs_the_lock_with_hashes_then_the_project_alone() -> None:
 def test_build_context_leaves_out_what_the_image_does_not_copy() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().splitlines())
     assert {".git", ".venv", ".ci-venv", "archive"} <= ignored
-    copies = [args.split() for instruction, args in _dockerfile_instructions() if instruction == "COPY"]
+    copies = [
+        args.split() for instruction, args in _dockerfile_instructions() if instruction == "COPY"
+    ]
     for source in [s for words in copies for s in words[:-1]]:
         assert (ROOT / source).exists() and source.split("/")[0] not in ignored, source
 

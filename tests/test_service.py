@@ -117,7 +117,9 @@ def test_ops_endpoints_and_metrics_agree_with_the_archive(
     assert (
         metric(text, "news_worker_polls_total", outcome="not_modified", source="moscowtimes") >= 3
     )
-    assert metric(text, "news_worker_fetch_seconds_count") > files
+    assert metric(text, "news_worker_fetch_seconds_count", kind="page") == files
+    assert metric(text, "news_worker_fetch_seconds_count", kind="feed") >= 6
+    assert metric(text, "news_worker_requests_total", kind="page", code="200") == files
     assert (
         metric(text, "news_worker_last_successful_poll_timestamp_seconds", source="moscowtimes") > 0
     )
@@ -301,7 +303,8 @@ def test_image_command_and_health_check_work_as_the_container_runs_them(
     )
     image_env = dict(item.split("=", 1) for item in shlex.split(dockerfile["ENV"]))
     relocated = {
-        k: str(tmp_path / v.lstrip("/")) if v.startswith("/data/") else v for k, v in image_env.items()
+        k: str(tmp_path / v.lstrip("/")) if v.startswith("/data/") else v
+        for k, v in image_env.items()
     }
     relocated |= {"NEWS_WORKER_CONFIG": str(config), "NEWS_WORKER_SERVICE_PORT": str(port)}
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_WORKER_")} | relocated

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from worker.app.fetch import summary_line
+from worker.app.fetch import named_reasons, summary_line, waiting_on_storage
 from worker.app.runs import one_run, parse_day
 from worker.config import Settings
 from worker.errors import ConfigError
@@ -34,7 +34,7 @@ async def backfill(
     )
     if wanted.since > wanted.until:
         raise ConfigError(f"--since {since} is after --until {wanted.until.isoformat()}")
-    async with one_run(settings, progress=progress) as (pipeline, display):
+    async with one_run(settings, progress=progress, sources=[source]) as (pipeline, display):
 
         def on_file(url: str, new: int) -> None:
             if display is not None:
@@ -53,6 +53,7 @@ async def backfill(
         )
         found = await walk.run()
         outcome = await pipeline.poll(source, poll_feeds=False)
+        reasons = await waiting_on_storage(pipeline, outcome)
     failed = bool(found.files_failed or found.files_over_limit or outcome.failed or outcome.errors)
     report = {
         "event": "backfill_summary",
@@ -70,16 +71,18 @@ async def backfill(
         "undated_skipped": found.undated_skipped,
         **outcome.as_dict(),
         "errors": (found.errors + outcome.errors)[:10],
+        "queued_by_reason": named_reasons(reasons),
         "exit_code": int(failed),
     }
     if json_summary:
         print(orjson.dumps(report).decode(), flush=True)
     else:
         print(
-            f"{source.name} backfill {wanted.since}..{wanted.until}: sitemaps {found.files_read} read, "
-            f"{found.files_skipped_done} already done, {found.files_failed} failed, "
-            f"{found.files_too_deep} too deep, {found.files_over_limit} over the limit; "
-            f"{found.in_range} articles in range, {found.queued} newly queued"
+            f"{source.name} {wanted.since}..{wanted.until}: sitemaps {found.files_read} read, "
+            f"{found.files_skipped_done} done before, {found.files_failed} failed"
+            + (f", {found.files_too_deep} too deep" if found.files_too_deep else "")
+            + (f", {found.files_over_limit} over the limit" if found.files_over_limit else "")
+            + f"; {found.in_range} in range, {found.queued} new"
         )
         print(summary_line(outcome))
         for error in (found.errors + outcome.errors)[:10]:

@@ -8,6 +8,7 @@ page and the feeds are parsed in a worker process inside the item budget, as in 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -78,12 +79,58 @@ def common(url: str) -> list[Candidate]:
     return [Candidate(origin + path, None, "common path") for path in COMMON_PATHS]
 
 
-def source_name(url: str) -> str:
-    """A config-safe source name from a site's host (``www.example.co.uk`` -> ``example``)."""
-    host = (urlsplit(url).hostname or "site").lower()
-    labels = [p for p in host.split(".") if p not in ("www", "m", "feeds", "rss")]
-    name = labels[0] if labels else "site"
-    return re.sub(r"[^a-z0-9_-]", "-", name)[:64] or "site"
+def front_page(
+    body: bytes, url: str, content_type: str | None = None
+) -> tuple[list[Candidate], str | None]:
+    """The feeds a page announces and the site's title, from one page (in a worker process)."""
+    return announced(body, url, content_type), site_title(body, content_type)
+
+
+def site_title(body: bytes, content_type: str | None = None) -> str | None:
+    """The site's own name, as its page gives it: ``og:site_name``, ``application-name``, else
+    the ``<title>`` up to its first separator ("The Moscow Times | News" -> "The Moscow Times")."""
+    tree = LexborHTMLParser(decode(body, content_type)[0])
+    for selector in ('meta[property="og:site_name"]', 'meta[name="application-name"]'):
+        node = tree.css_first(selector)
+        name = squash(node.attributes.get("content")) if node is not None else None
+        if name:
+            return name
+    title = tree.css_first("title")
+    text = squash(title.text()) if title is not None else None
+    return first_part(text) if text else None
+
+
+def first_part(title: str) -> str:
+    """A title up to its first separator: the site's name in "Site | Section"."""
+    return re.split(r"\s+[|–—-]\s+", title)[0]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].strip("-")
+
+
+def source_name(url: str, title: str | None = None) -> str:
+    """A config-safe source name after the site: its domain (``www.example.co.uk`` ->
+    ``example``), or for a host that is an address or a bare name (``127.0.0.1``,
+    ``localhost``) its title; never a fragment of an address."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        named = False
+    except ValueError:
+        named = "." in host
+    if named:
+        labels = [p for p in host.split(".") if p not in ("www", "m", "feeds", "rss", "news")]
+        if len(labels) > 1 or (labels and not title):
+            return _slug(labels[0]) or "site"
+    return (_slug(title) if title else "") or "site"
+
+
+def _first_title(found: list[tuple[Candidate, str]], titles: dict[Candidate, str]) -> str | None:
+    """The title of the first feed found (in the order they were looked for), up to its first
+    separator: "The Moscow Times - News" names the site "The Moscow Times"."""
+    named = [titles[c] for c, _ in found if c in titles]
+    return first_part(named[0]) if named else None
 
 
 async def discover(settings: Settings, url: str) -> tuple[int, str]:
@@ -94,11 +141,13 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
     pool = WorkerPool(1, settings.limits)
     async with Fetcher(settings.http, settings.retry) as fetcher:
         candidates: list[Candidate] = []
+        title = None
         try:
             page = await fetcher.get(url)
-            candidates += await pool.run(
-                announced, page.body, page.url, page.headers.get("content-type")
+            found, title = await pool.run(
+                front_page, page.body, page.url, page.headers.get("content-type")
             )
+            candidates += found
         except (FetchError, ExtractError) as exc:
             lines.append(f"# {url}: {exc}")
         candidates += common(url)
@@ -107,7 +156,7 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
             candidate: Candidate,
         ) -> tuple[Candidate, str] | None:
             try:
-                response = await fetcher.get(candidate.url)
+                response = await fetcher.get(candidate.url, kind="feed")
                 feed = await pool.run(
                     feeds.parse, response.body, response.url, response.headers.get("content-type")
                 )
@@ -115,8 +164,11 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
                 return None
             if not feed.entries:
                 return None
+            if feed.title:
+                feed_titles[candidate] = feed.title
             return candidate, f"{feed.title or candidate.title or ''} ({len(feed.entries)} entries)"
 
+        feed_titles: dict[Candidate, str] = {}
         try:
             results = await asyncio.gather(*(check(c) for c in dict.fromkeys(candidates)))
         finally:
@@ -135,7 +187,7 @@ async def discover(settings: Settings, url: str) -> tuple[int, str]:
     lines += [
         "",
         "[[sources]]",
-        f'name = "{source_name(url)}"',
+        f'name = "{source_name(url, title or _first_title(unique, feed_titles))}"',
         'profile = "generic"',
         "feeds = [",
     ]

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from worker.app import preflight
+from worker.app.progress import Progress
 from worker.app.runs import parse_day
 from worker.config import Settings
 from worker.config.values import mask_url
@@ -22,7 +24,6 @@ from worker.store import (
     describe_state,
     is_postgres,
     open_archive,
-    open_state,
     state_for_rebuild,
 )
 from worker.store.captures import read_capture
@@ -80,30 +81,45 @@ def migrate_state(settings: Settings, url: str | None) -> str:
     )
 
 
-def reextract(settings: Settings, *, sources: Sequence[str], since: str | None) -> tuple[int, str]:
+def reextract(
+    settings: Settings, *, sources: Sequence[str], since: str | None, progress: bool = False
+) -> tuple[int, str]:
     """Re-run extraction on the stored raw pages (or the WARC captures where no raw page was
     kept); a new revision only where the record changed. Each page is extracted in a worker
     process inside the item budget, as when it was fetched."""
     pool = WorkerPool(1, settings.limits)
     try:
-        return asyncio.run(_reextract(settings, pool, sources=sources, since=since))
+        return asyncio.run(
+            _reextract(settings, pool, sources=sources, since=since, progress=progress)
+        )
     finally:
         pool.close()
 
 
 async def _reextract(
-    settings: Settings, pool: WorkerPool, *, sources: Sequence[str], since: str | None
+    settings: Settings,
+    pool: WorkerPool,
+    *,
+    sources: Sequence[str],
+    since: str | None,
+    progress: bool,
 ) -> tuple[int, str]:
     chosen = [settings.source(n) for n in dict.fromkeys(sources)] or list(settings.sources)
     first_day = parse_day("--since", since) if since else None
     archive = open_archive(settings.archive)
-    state = open_state(settings, archive)
+    preflight.check_archive(settings, archive)
+    state = preflight.open_checked_state(settings, archive)
     lines: list[str] = []
     counts = {"checked": 0, "changed": 0, "unchanged": 0, "no_raw_page": 0, "failed": 0}
     counts["from_warc"] = 0
+    bars = Progress(unit="records") if progress else None
     try:
         for source in chosen:
+            if bars is not None:  # every archived record is read, those before --since too
+                bars.add_total(source.name, state.counts(source.name)["archived"])
             for relative, old in archive.records(source.name):
+                if bars is not None:
+                    bars.advance(source.name)
                 published = dates.parse_date(old.get("published_at"))
                 if first_day and published is not None and published.date() < first_day:
                     continue
@@ -179,6 +195,8 @@ async def _reextract(
                 counts["changed"] += 1
                 lines.append(f"{relative}: revision {written.revision}: {', '.join(changed)}")
     finally:
+        if bars is not None:
+            bars.close()
         state.close()
     lines.append(
         f"reextract: {counts['checked']} checked, {counts['changed']} changed, "

@@ -20,17 +20,24 @@ def status(settings: Settings) -> list[dict[str, Any]]:
     state = existing_state(settings)
     if state is None:
         # Nothing has run yet: say so, without creating the state (or its folder).
-        return [_status_row(source.name, [], {}) for source in settings.sources]
+        return [_status_row(source.name, [], {}, {}) for source in settings.sources]
     try:
         return [
-            _status_row(source.name, state.feeds_of(source.name), state.counts(source.name))
+            _status_row(
+                source.name,
+                state.feeds_of(source.name),
+                counts := state.counts(source.name),
+                state.queue_reasons(source.name) if counts.get("queued") else {},
+            )
             for source in settings.sources
         ]
     finally:
         state.close()
 
 
-def _status_row(name: str, feeds: Sequence[FeedRow], counts: Mapping[str, int]) -> dict[str, Any]:
+def _status_row(
+    name: str, feeds: Sequence[FeedRow], counts: Mapping[str, int], reasons: Mapping[str, int]
+) -> dict[str, Any]:
     polls = [f.last_poll_at for f in feeds if f.last_poll_at]
     successes = [f.last_success_at for f in feeds if f.last_success_at]
     due = [f.next_poll_at for f in feeds if f.next_poll_at]
@@ -43,6 +50,9 @@ def _status_row(name: str, feeds: Sequence[FeedRow], counts: Mapping[str, int]) 
         "archived": counts.get("archived", 0),
         "queued": counts.get("queued", 0),
         "given_up": counts.get("gone", 0),
+        # why the queued articles wait: the reason of each one's last failure ("new": not
+        # tried yet), e.g. {"archive_error": 10} while the archive refuses writes
+        "queued_by_reason": {(k or "new"): v for k, v in sorted(reasons.items())},
         "feeds": [
             {
                 "url": f.url,

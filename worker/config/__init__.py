@@ -8,13 +8,12 @@ naming the key. This package, with the command line, is the only code that reads
 """
 
 from worker.config.loading import from_mapping, load, packaged_default
+from worker.config.network import HttpSettings, RetrySettings
 from worker.config.schema import (
     SOURCE_NAME,
     ArchiveSettings,
     BackfillSettings,
-    HttpSettings,
     LimitSettings,
-    RetrySettings,
     ServiceSettings,
     Settings,
     SourceSettings,

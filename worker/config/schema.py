@@ -5,36 +5,16 @@ default and meaning (the ``metadata`` of its field), and the source tables.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.config.keys import declare as _meta
+from worker.config.network import HttpSettings, RetrySettings
 from worker.errors import ConfigError
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-def _meta(
-    kind: str,
-    doc: str,
-    *,
-    minimum: float | None = None,
-    env: tuple[str, ...] = (),
-    only_env: bool = False,
-    secret: bool = False,
-) -> dict[str, Any]:
-    """A key's declaration. ``env``: standard environment variables (``HTTPS_PROXY``...) that
-    give the value when neither the file nor a ``NEWS_WORKER_`` variable does; with
-    ``only_env`` the value is read only from them (it is not a key of the file). ``secret``
-    values are masked wherever settings are shown."""
-    return {
-        "kind": kind,
-        "doc": doc,
-        "minimum": minimum,
-        "env": env,
-        "only_env": only_env,
-        "secret": secret,
-    }
 
 
 @dataclass(frozen=True)
@@ -99,6 +79,7 @@ class ArchiveSettings:
             "articles wait (-1: one per core, at least two, on multi-core machines); one of "
             "them is kept warm, so 0 and 1 both mean one",
             minimum=-1,
+            maximum=256,
         ),
     )
 
@@ -130,120 +111,14 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
-class HttpSettings:
-    user_agent: str = field(
-        default="news-worker/0.1 (news archive ingest; +https://pypi.org/project/news-worker/)",
-        metadata=_meta("str", "identifying User-Agent sent with every request"),
-    )
-    timeout: float = field(
-        default=20.0, metadata=_meta("duration", "connect and read timeout", minimum=0.01)
-    )
-    request_deadline: float = field(
-        default=60.0,
-        metadata=_meta("duration", "total time one request may take, body included", minimum=0.01),
-    )
-    max_body_bytes: int = field(
-        default=10_000_000,
-        metadata=_meta("size", "largest body read, after decompression", minimum=1024),
-    )
-    per_host_concurrency: int = field(
-        default=2, metadata=_meta("int", "requests in flight to one host", minimum=1)
-    )
-    per_host_delay: float = field(
-        default=1.0,
-        metadata=_meta("duration", "minimum gap between request starts to one host", minimum=0),
-    )
-    max_connections: int = field(
-        default=32, metadata=_meta("int", "requests in flight in all", minimum=1)
-    )
-    respect_robots: bool = field(default=True, metadata=_meta("bool", "obey robots.txt"))
-    robots_failure_pause: float = field(
-        default=600.0,
-        metadata=_meta(
-            "duration", "how long a host whose robots.txt fails is left alone", minimum=0
-        ),
-    )
-    allow_private_addresses: bool = field(
-        default=False,
-        metadata=_meta("bool", "allow loopback/private targets (tests and local mirrors only)"),
-    )
-    allow_networks: tuple[str, ...] = field(
-        default=(),
-        metadata=_meta(
-            "networks", "private networks allowed anyway (CIDR, e.g. a local mirror's address)"
-        ),
-    )
-    proxy: str = field(
-        default="",
-        metadata=_meta(
-            "proxy",
-            'proxy for every request, "http://[user:password@]host:port"; empty: the '
-            'environment\'s HTTP_PROXY / HTTPS_PROXY; "direct": none at all',
-        ),
-    )
-    no_proxy: tuple[str, ...] = field(
-        default=(),
-        metadata=_meta(
-            "list", "hosts (and their subdomains) never reached through a proxy", env=("NO_PROXY",)
-        ),
-    )
-    http_proxy_env: str = field(
-        default="",
-        metadata=_meta("proxy", "proxy for http URLs", env=("HTTP_PROXY",), only_env=True),
-    )
-    https_proxy_env: str = field(
-        default="",
-        metadata=_meta("proxy", "proxy for https URLs", env=("HTTPS_PROXY",), only_env=True),
-    )
-    ca_bundle: Path | None = field(
-        default=None,
-        metadata=_meta(
-            "path",
-            "PEM file of the certificate authorities to trust (default: certifi's)",
-            env=("SSL_CERT_FILE",),
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    attempts: int = field(
-        default=3, metadata=_meta("int", "tries per request within one run", minimum=1)
-    )
-    backoff: float = field(
-        default=1.0, metadata=_meta("duration", "first retry delay within a run", minimum=0)
-    )
-    max_backoff: float = field(
-        default=30.0, metadata=_meta("duration", "longest retry delay within a run", minimum=0)
-    )
-    retry_after_cap: float = field(
-        default=120.0,
-        metadata=_meta(
-            "duration", "longest Retry-After waited within a run; longer ones requeue", minimum=0
-        ),
-    )
-    requeue_delay: float = field(
-        default=300.0,
-        metadata=_meta("duration", "first delay before a failed article is tried again", minimum=0),
-    )
-    requeue_max_delay: float = field(
-        default=6 * 3600.0,
-        metadata=_meta("duration", "longest delay between tries of a failed article", minimum=0),
-    )
-    give_up_after: int = field(
-        default=30,
-        metadata=_meta("int", "tries of one article before it is given up", minimum=1),
-    )
-
-
-@dataclass(frozen=True)
 class ServiceSettings:
     host: str = field(
         default="127.0.0.1",
         metadata=_meta("str", "address of the operations endpoint (/healthz, /readyz, /metrics)"),
     )
     port: int = field(
-        default=9464, metadata=_meta("int", "port of the operations endpoint (0: any)", minimum=0)
+        default=9464,
+        metadata=_meta("int", "port of the operations endpoint (0: any)", minimum=0, maximum=65535),
     )
     shutdown_grace: float = field(
         default=20.0,
@@ -254,7 +129,10 @@ class ServiceSettings:
     jitter: float = field(
         default=0.1,
         metadata=_meta(
-            "float", "random delay added to each poll, as a fraction of the interval", minimum=0
+            "float",
+            "random delay added to each poll, as a fraction of the interval",
+            minimum=0,
+            below=1,
         ),
     )
     max_interval: float = field(
@@ -338,6 +216,10 @@ class Settings:
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
+    # Where each value came from, as messages say it ("archive.dir" -> "in c.toml",
+    # "from NEWS_WORKER_ARCHIVE_DIR", "from --archive"; absent: the default), for errors that
+    # name it and ``config show``.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

@@ -106,7 +106,20 @@ class Articles:
         context = self.context
         now = context.now()
         claim = context.state.claim_due
-        items = await claim(source.name, now, context.owner, self.ttl, due_by=due_by)
+        budget = 10_000
+        if context.limit is not None:
+            budget = context.limit - context.taken[source.name]
+        items: list[QueueItem] = []
+        if budget > 0:
+            # Counted before the claim returns: the source's feeds are read concurrently, and
+            # each one's claim must see what the others took.
+            context.taken[source.name] += budget
+            try:
+                items = await claim(
+                    source.name, now, context.owner, self.ttl, limit=budget, due_by=due_by
+                )
+            finally:
+                context.taken[source.name] -= budget - len(items)
         if explicit:
             claimed = {item.id for item in items}
             extra = [i for i in explicit if i not in claimed]

@@ -177,7 +177,7 @@ class Backfill:
             return False
         try:
             response = await self.fetcher.get(
-                url, proxy=self.source.proxy, max_bytes=sitemaps.MAX_SITEMAP_BYTES
+                url, proxy=self.source.proxy, max_bytes=sitemaps.MAX_SITEMAP_BYTES, kind="sitemap"
             )
             parsed = await self.parse(response.body, response.url)
         except (FetchError, ParseError) as exc:
@@ -243,4 +243,3 @@ class Backfill:
             "sitemap_queued",
             extra={"source": self.source.name, "url": url, "in_range": len(items), "new": new},
         )
-

@@ -4,6 +4,7 @@ the lease owner, the observer, the clock and the WARC writer."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from worker.config import Settings
@@ -27,6 +28,8 @@ class Context:
     owner: str = field(default_factory=new_owner)
     draining: bool = False  # set on shutdown: claimed articles not yet started stay queued
     captures: Captures | None = None  # the WARC writer (archive.warc)
+    limit: int | None = None  # at most this many articles per source in this run (--limit)
+    taken: Counter[str] = field(default_factory=Counter)  # articles claimed, per source
 
     @staticmethod
     def now() -> float:

@@ -41,6 +41,7 @@ class Pipeline:
         archive: ArchiveStore,
         fetcher: Fetcher,
         observer: Observer | None = None,
+        limit: int | None = None,
     ) -> None:
         pool = WorkerPool(settings.archive.processes, settings.limits)
         pool.warm()  # its imports happen while the first feeds load
@@ -52,6 +53,7 @@ class Pipeline:
             pool,
             observer,
             captures=open_captures(settings.archive, archive),
+            limit=limit,
         )
         self.articles = Articles(self.context)
 
@@ -81,9 +83,11 @@ class Pipeline:
         feed_urls: Sequence[str] | None = None,
         article_urls: Sequence[str] = (),
         poll_feeds: bool = True,
+        fetch_articles: bool = True,
     ) -> SourceOutcome:
-        """Poll the source's feeds (or ``feed_urls``), then fetch everything due; log one
-        ``poll_done`` line with the counts."""
+        """Poll the source's feeds (or ``feed_urls``), then fetch everything due (unless
+        ``fetch_articles`` is false: what is new stays queued); log one ``poll_done`` line with
+        the counts."""
         outcome = SourceOutcome(source.name)
         started = time.monotonic()
         poll_start = self.context.now()
@@ -92,12 +96,14 @@ class Pipeline:
         async def feed_then_articles(url: str) -> None:
             # A feed's new articles are fetched as soon as it is read, while other feeds are
             # still loading (the per-host gates keep the whole polite).
-            if await self.poll_feed(source, url, outcome) == "changed":
+            changed = await self.poll_feed(source, url, outcome) == "changed"
+            if changed and fetch_articles:
                 await self.articles.process_due(source, outcome, due_by=poll_start)
 
         await asyncio.gather(*(feed_then_articles(url) for url in urls))
         explicit = await self._discover_urls(source, article_urls, outcome)
-        await self.articles.process_due(source, outcome, explicit, due_by=poll_start)
+        if fetch_articles:
+            await self.articles.process_due(source, outcome, explicit, due_by=poll_start)
         outcome.queued = (await self.context.state.counts(source.name))["queued"]
         log.info(
             "poll_done",

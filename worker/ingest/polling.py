@@ -33,7 +33,7 @@ async def poll_feed(
     service = context.settings.service
     result: FeedOutcome = "failed"
     try:
-        response = await context.fetcher.get(url, headers=sent, proxy=source.proxy)
+        response = await context.fetcher.get(url, headers=sent, proxy=source.proxy, kind="feed")
         if response.not_modified and not sent:
             raise ParseError("HTTP 304 to a request without validators")
         etag, last_modified = validators(response.headers)

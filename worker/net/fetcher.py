@@ -25,22 +25,19 @@ from urllib.parse import urljoin, urlsplit
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from worker.config import HttpSettings, RetrySettings
-from worker.errors import FetchError, GoneError, PermanentFetchError, TransientFetchError
-from worker.net.decoding import BodyDecoder
-from worker.net.exchange import Capture, HostBook, Response
+from worker.errors import FetchError, PermanentFetchError, TransientFetchError
+from worker.net.exchange import REDIRECT_STATUSES, Capture, Response, classify, read_body
 from worker.net.frontier import Frontier
 from worker.net.guard import AddressPolicy, GuardedResolver, Resolver
-from worker.net.headers import now_utc, retry_delay
+from worker.net.hooks import KINDS, HostBook, OnRequest
 from worker.net.proxies import Proxies
 from worker.net.robots import Robots, RobotsStore
-from worker.net.transport import AiohttpTransport, BeforeSend, Exchange, Transport, drain
+from worker.net.transport import AiohttpTransport, BeforeSend, Transport, drain
 from worker.parse.urls import MAX_URL_LENGTH
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
-REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524}
 
 
 class Fetcher:
@@ -53,7 +50,7 @@ class Fetcher:
         *,
         transport: Transport | None = None,
         resolver: Resolver | None = None,
-        on_request: Callable[[str, int | None, float], None] | None = None,
+        on_request: OnRequest | None = None,
         robots_store: RobotsStore | None = None,
         host_book: HostBook | None = None,
         capture: bool = False,
@@ -115,10 +112,12 @@ class Fetcher:
         robots: bool = True,
         proxy: str | None = None,
         max_bytes: int | None = None,
+        kind: str = "page",
     ) -> Response:
         """GET with retries on transient failures. Raises :class:`FetchError` subclasses.
         ``proxy``: the source's own proxy, if it has one; ``max_bytes`` replaces
-        ``http.max_body_bytes`` as the body cap (sitemaps have their own)."""
+        ``http.max_body_bytes`` as the body cap (sitemaps have their own); ``kind``: what it is,
+        for ``on_request``."""
         body_cap = max_bytes or self.http.max_body_bytes
         cap = self.retry.retry_after_cap
 
@@ -147,7 +146,7 @@ class Fetcher:
             reraise=True,
         ):
             with attempt:
-                return await self._get_once(url, dict(headers or {}), robots, proxy, body_cap)
+                return await self._get_once(url, dict(headers or {}), robots, proxy, kind, body_cap)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _get_once(
@@ -156,6 +155,7 @@ class Fetcher:
         headers: dict[str, str],
         robots: bool,
         proxy: str | None,
+        kind: str,
         body_cap: int | None = None,
     ) -> Response:
         seen = {url}
@@ -163,7 +163,7 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             if robots and self.http.respect_robots:
                 await self._robots.check(current, proxy)
-            response = await self._request(current, headers, proxy, body_cap)
+            response = await self._request(current, headers, proxy, kind, body_cap)
             if response.status not in REDIRECT_STATUSES:
                 return response
             location = response.headers.get("location")
@@ -195,15 +195,21 @@ class Fetcher:
         )
 
     async def _robots_body(self, url: str, proxy: str | None) -> bytes:
-        return (await self._get_once(url, {}, False, proxy)).body
+        return (await self._get_once(url, {}, False, proxy, "robots")).body
 
     async def _request(
-        self, url: str, headers: dict[str, str], proxy: str | None, body_cap: int | None = None
+        self,
+        url: str,
+        headers: dict[str, str],
+        proxy: str | None,
+        kind: str,
+        body_cap: int | None = None,
     ) -> Response:
         chosen = self._proxies.for_url(url, proxy)
         await self._resolver.check_url(url, resolve=chosen is not None)
         host = urlsplit(url).netloc.lower()
         status: int | None = None
+        reason: str | None = None
         started = time.monotonic()
         try:
             async with self._frontier.slot(host) as turn:
@@ -225,14 +231,18 @@ class Fetcher:
                     response = await self._exchange(url, headers, chosen, body_cap, before_send)
                     status = response.status
         except TimeoutError as exc:
+            reason = "deadline"
             raise TransientFetchError(
                 f"{url}: no complete answer within {self.http.request_deadline:g}s",
                 reason="deadline",
             ) from exc
+        except FetchError as exc:
+            reason, status = exc.reason, exc.status
+            raise
         finally:
-            if self._on_request is not None:
-                self._on_request(host, status, time.monotonic() - started)
-        return self._classify(response)
+            if self._on_request is not None and (status is not None or reason is not None):
+                self._on_request(host, status, time.monotonic() - started, kind, reason)
+        return classify(response)
 
     async def _exchange(
         self,
@@ -250,7 +260,7 @@ class Fetcher:
                 await drain(raw)  # so the connection serves the next request
                 return Response(url, raw.status, raw.headers, b"", 0.0, raw.peer)
             received: list[bytes] | None = [] if self.capture else None
-            body = await self._read(url, raw, received, body_cap or self.http.max_body_bytes)
+            body = await read_body(url, raw, received, body_cap or self.http.max_body_bytes)
             capture = None
             if received is not None:
                 capture = Capture(
@@ -268,48 +278,6 @@ class Fetcher:
             elapsed = time.monotonic() - started
             return Response(url, raw.status, raw.headers, body, elapsed, raw.peer, capture)
 
-    async def _read(self, url: str, raw: Exchange, received: list[bytes] | None, cap: int) -> bytes:
-        length = raw.headers.get("content-length", "")
-        if length.isdigit() and int(length) > cap and 200 <= raw.status < 300:
-            raise PermanentFetchError(
-                f"{url}: body of {length} bytes is over the cap of {cap}",
-                reason="too_large",
-                status=raw.status,
-            )
-        decoder = BodyDecoder(raw.headers.get("content-encoding", ""))
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in raw.body:
-            if received is not None:
-                received.append(chunk)
-            out = decoder.feed(chunk, cap - size)
-            size += len(out)
-            if size > cap:
-                raise PermanentFetchError(
-                    f"{url}: body over the cap of {cap} bytes",
-                    reason="too_large",
-                    status=raw.status,
-                )
-            chunks.append(out)
-        return b"".join(chunks)
-
-    @staticmethod
-    def _classify(response: Response) -> Response:
-        status = response.status
-        if 200 <= status < 300 or status == 304 or status in REDIRECT_STATUSES:
-            return response
-        where = f"{response.url}: HTTP {status}"
-        if status in (404, 410):
-            raise GoneError(where, reason=f"http_{status}", status=status)
-        if status in TRANSIENT_STATUSES or status >= 500:
-            raise TransientFetchError(
-                where,
-                reason=f"http_{status}",
-                status=status,
-                retry_after=retry_delay(response.headers, now_utc()),
-            )
-        raise PermanentFetchError(where, reason=f"http_{status}", status=status)
-
 
 def _worth_retrying(exc: BaseException) -> bool:
     """Transient failures, except a request that ran past its deadline: trying it again now
@@ -317,4 +285,4 @@ def _worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, TransientFetchError) and exc.reason != "deadline"
 
 
-__all__ = ["Capture", "FetchError", "Fetcher", "HostBook", "Response"]
+__all__ = ["KINDS", "Capture", "FetchError", "Fetcher", "HostBook", "OnRequest", "Response"]

@@ -113,7 +113,9 @@ def state_for_rebuild(settings: Settings) -> tuple[StateStore, str | None]:
     if path.exists():
         try:
             SqliteState(path, check=True).close()
-        except StateError:
+        except StateError as exc:
+            if exc.reason == "not_writable":
+                raise  # nothing to move aside: the folder takes no writes
             aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
             path.rename(aside)
             for suffix in ("-wal", "-shm"):

@@ -11,131 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from worker.store.layout import Days
-
-ArticleStatus = Literal["queued", "archived", "gone"]
-WriteOutcome = Literal["new", "updated", "unchanged"]
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """What the next poll of a feed needs: validators, failures, schedule."""
-
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    consecutive_failures: int
-    next_poll_at: float | None
-    ttl_minutes: int | None = None
-    last_poll_at: float | None = None
+from worker.store.reads import QueueReads
+from worker.store.rows import (
+    Archived,
+    ArticleRow,
+    ArticleStatus,
+    Discovered,
+    FeedRow,
+    FeedState,
+    Lease,
+    QueueItem,
+    Restored,
+    WriteOutcome,
+)
 
 
-@dataclass(frozen=True)
-class FeedRow:
-    """A feed's poll history, as ``status`` shows it."""
-
-    url: str
-    source: str
-    last_poll_at: float | None
-    last_success_at: float | None
-    last_outcome: str | None
-    last_error: str | None
-    consecutive_failures: int
-    next_poll_at: float | None
-
-
-@dataclass(frozen=True)
-class Discovered:
-    """A feed entry about to be queued: identity, link, where it came from, its feed data."""
-
-    id: str
-    url: str
-    feed_url: str | None
-    entry: str | None
-    fingerprint: str | None
-
-
-@dataclass(frozen=True)
-class Lease:
-    """The claim one process holds on one article. ``token`` fences it: every claim of the
-    article gets a larger one, and a write that ends a lease names the token it holds, so a
-    late owner's write after its lease expired and was claimed again is refused."""
-
-    source: str
-    id: str
-    token: int
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    """A claimed article: what fetching and archiving it needs, and its lease."""
-
-    source: str
-    id: str
-    url: str
-    feed_url: str | None
-    entry: str | None
-    attempts: int
-    path: str | None
-    first_seen: float
-    token: int = 0
-
-    @property
-    def lease(self) -> Lease:
-        return Lease(self.source, self.id, self.token)
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    """Everything the state knows of one article."""
-
-    source: str
-    id: str
-    url: str
-    feed_url: str | None
-    entry: str | None
-    status: ArticleStatus
-    attempts: int
-    last_error: str | None
-    path: str | None
-    content_hash: str | None
-    revision: int | None
-
-
-@dataclass(frozen=True)
-class Archived:
-    """An article whose record is now in the archive (at ``path``, relative to its root), by
-    the holder of lease ``token``."""
-
-    source: str
-    id: str
-    path: str
-    content_hash: str
-    revision: int
-    token: int
-    url: str | None = None
-
-    @property
-    def lease(self) -> Lease:
-        return Lease(self.source, self.id, self.token)
-
-
-@dataclass(frozen=True)
-class Restored:
-    """An article found in the archive when the state is rebuilt from it."""
-
-    source: str
-    id: str
-    url: str
-    path: str
-    feed_url: str | None
-    content_hash: str
-    revision: int
-
-
-class StateStore(Protocol):
+class StateStore(QueueReads, Protocol):
     """The state: one instance per process, every call a short transaction of its own."""
 
     def close(self) -> None: ...
@@ -240,13 +134,11 @@ class StateStore(Protocol):
         ...
 
     def revised(self, rows: Iterable[Archived]) -> None:
-        """Note new revisions written without a lease (``reextract``): path, hash and revision
-        only; the article's place in the queue is not touched."""
+        """Note revisions written without a lease (``reextract``); the queue is not touched."""
         ...
 
     def failed(self, lease: Lease, *, error: str, next_try_at: float, give_up: bool) -> bool:
-        """Count a failed try: queued until ``next_try_at``, or given up; False if the lease
-        was lost."""
+        """A failed try: queued until ``next_try_at``, or given up; False if the lease was lost."""
         ...
 
     def article(self, source: str, article_id: str) -> ArticleRow | None: ...
@@ -333,3 +225,21 @@ class ArchiveStore(Protocol):
     def sweep(self) -> int:
         """Remove what writers that died left half done; returns how many were removed."""
         ...
+
+
+__all__ = [
+    "ArchiveSpec",
+    "ArchiveStore",
+    "Archived",
+    "ArticleRow",
+    "ArticleStatus",
+    "Discovered",
+    "FeedRow",
+    "FeedState",
+    "Lease",
+    "QueueItem",
+    "Restored",
+    "StateStore",
+    "WriteOutcome",
+    "WriteResult",
+]

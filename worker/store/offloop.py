@@ -116,3 +116,9 @@ class AsyncState:
 
     async def counts(self, source: str) -> dict[str, int]:
         return await self._run(self.store.counts, source)
+
+    async def queue_reasons(self, source: str) -> dict[str, int]:
+        return await self._run(self.store.queue_reasons, source)
+
+    async def due_urls(self, source: str, now: float, limit: int) -> list[str]:
+        return await self._run(self.store.due_urls, source, now, limit)

@@ -223,6 +223,23 @@ class ArticleQueries(Database):
         counts.update({row["status"]: int(row["n"]) for row in rows})
         return counts
 
+    def queue_reasons(self, source: str) -> dict[str, int]:
+        rows = self.query(
+            "SELECT split_part(COALESCE(last_error, ''), ':', 1) AS reason, COUNT(*) AS n "
+            "FROM articles WHERE status = 'queued' AND source = %s GROUP BY 1",
+            (source,),
+        )
+        return {row["reason"]: int(row["n"]) for row in rows}
+
+    def due_urls(self, source: str, now: float, limit: int) -> list[str]:
+        rows = self.query(
+            "SELECT url FROM articles WHERE status = 'queued' AND source = %s "
+            "AND next_try_at <= %s AND (lease_until IS NULL OR lease_until < %s) "
+            "ORDER BY next_try_at, discovered_at LIMIT %s",
+            (source, now, now, limit),
+        )
+        return [row["url"] for row in rows]
+
 
 def _article(row: dict[str, Any]) -> ArticleRow:
     return ArticleRow(

@@ -21,6 +21,8 @@ from worker.errors import StateError
 from worker.store.postgres.schema import migrate
 
 CONNECT_SECONDS = 5.0
+# The server refuses writes: a read-only database or standby, or a role without the rights.
+_REFUSED_WRITES = (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege)
 
 
 class Database:
@@ -41,6 +43,11 @@ class Database:
             self._pool.open(wait=True, timeout=CONNECT_SECONDS)
             with self._pool.connection() as conn:
                 self.created = migrate(conn) == 0
+        except _REFUSED_WRITES as exc:
+            self._pool.close()
+            raise StateError(
+                f"cannot write the state database {self.where}: {exc}", reason="not_writable"
+            ) from exc
         except (PoolTimeout, psycopg.Error) as exc:
             self._pool.close()
             raise StateError(f"state database {self.where}: cannot connect ({exc})") from exc
@@ -69,9 +76,11 @@ class Database:
             return rows
 
     def writable(self) -> str | None:
+        """A write that changes nothing: the server checks privileges and read-only mode (a
+        standby, ``default_transaction_read_only``) before it finds no row to update."""
         try:
             with self.connection() as conn:
-                conn.execute("SELECT 1")
+                conn.execute("UPDATE meta SET value = value WHERE false")
         except StateError as exc:
-            return str(exc)
+            return str(exc).removeprefix("state database ")
         return None

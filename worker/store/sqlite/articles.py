@@ -239,6 +239,24 @@ class ArticleQueries(Database):
         counts.update({row["status"]: row["n"] for row in rows})
         return counts
 
+    def queue_reasons(self, source: str) -> dict[str, int]:
+        rows = self.query(
+            "SELECT CASE WHEN last_error IS NULL THEN '' "
+            "ELSE substr(last_error, 1, instr(last_error || ':', ':') - 1) END AS reason, "
+            "COUNT(*) AS n FROM articles WHERE status = 'queued' AND source = ? GROUP BY 1",
+            (source,),
+        )
+        return {row["reason"]: row["n"] for row in rows}
+
+    def due_urls(self, source: str, now: float, limit: int) -> list[str]:
+        rows = self.query(
+            "SELECT url FROM articles WHERE status = 'queued' AND source = ? AND next_try_at <= ? "
+            "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_try_at, discovered_at "
+            "LIMIT ?",
+            (source, now, now, limit),
+        )
+        return [row["url"] for row in rows]
+
 
 def _article(row: sqlite3.Row) -> ArticleRow:
     return ArticleRow(

@@ -42,12 +42,22 @@ class Database:
             self._db.execute("PRAGMA synchronous = NORMAL")
             migrate(self._db)
         except sqlite3.DatabaseError as exc:
+            # A folder or file that cannot be written fails the same way as a damaged file
+            # ("unable to open database file", "attempt to write a readonly database"): tell
+            # them apart before suggesting a rebuild.
+            why = unwritable(path)
+            if why is not None:
+                raise StateError(
+                    f"cannot write the state file {path}: {why}", reason="not_writable"
+                ) from exc
             raise StateError(
                 f"state file {path} is unusable ({exc}); move it away and run "
                 "'news-worker state rebuild' to rebuild it from the archive"
             ) from exc
         except OSError as exc:
-            raise StateError(f"cannot create the state folder for {path}: {exc.strerror}") from exc
+            raise StateError(
+                f"cannot create the state folder for {path}: {exc.strerror}", reason="not_writable"
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -76,4 +86,21 @@ class Database:
             raise StateError(f"state {self.path}: {exc}") from exc
 
     def writable(self) -> str | None:
-        return None if os.access(self.path, os.W_OK) else f"{self.path} is not writable"
+        why = unwritable(self.path)
+        return None if why is None else f"{self.path}: {why}"
+
+
+def unwritable(path: Path) -> str | None:
+    """Why the state file or its folder cannot be written (None: they can). The folder must take
+    new files (SQLite creates the -wal and -shm files beside the state), the files must open for
+    writing: a read-only mount or missing permissions show here, as the operating system says."""
+    probe = path.parent / f".{path.name}.probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if name.exists():
+                os.close(os.open(name, os.O_RDWR))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

@@ -1,0 +1,128 @@
+"""The rows that cross the storage interfaces (:mod:`worker.store.interfaces`): a feed's state,
+what a poll discovered, a lease on an article, a queued article, an article's row, an archived
+article to record and one restored from the archive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ArticleStatus = Literal["queued", "archived", "gone"]
+WriteOutcome = Literal["new", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the next poll of a feed needs: validators, failures, schedule."""
+
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    consecutive_failures: int
+    next_poll_at: float | None
+    ttl_minutes: int | None = None
+    last_poll_at: float | None = None
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A feed's poll history, as ``status`` shows it."""
+
+    url: str
+    source: str
+    last_poll_at: float | None
+    last_success_at: float | None
+    last_outcome: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: float | None
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A feed entry about to be queued: identity, link, where it came from, its feed data."""
+
+    id: str
+    url: str
+    feed_url: str | None
+    entry: str | None
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The claim one process holds on one article. ``token`` fences it: every claim of the
+    article gets a larger one, and a write that ends a lease names the token it holds, so a
+    late owner's write after its lease expired and was claimed again is refused."""
+
+    source: str
+    id: str
+    token: int
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A claimed article: what fetching and archiving it needs, and its lease."""
+
+    source: str
+    id: str
+    url: str
+    feed_url: str | None
+    entry: str | None
+    attempts: int
+    path: str | None
+    first_seen: float
+    token: int = 0
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.source, self.id, self.token)
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """Everything the state knows of one article."""
+
+    source: str
+    id: str
+    url: str
+    feed_url: str | None
+    entry: str | None
+    status: ArticleStatus
+    attempts: int
+    last_error: str | None
+    path: str | None
+    content_hash: str | None
+    revision: int | None
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An article whose record is now in the archive (at ``path``, relative to its root), by
+    the holder of lease ``token``."""
+
+    source: str
+    id: str
+    path: str
+    content_hash: str
+    revision: int
+    token: int
+    url: str | None = None
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.source, self.id, self.token)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """An article found in the archive when the state is rebuilt from it."""
+
+    source: str
+    id: str
+    url: str
+    path: str
+    feed_url: str | None
+    content_hash: str
+    revision: int
