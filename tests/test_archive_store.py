@@ -17,8 +17,8 @@ import pytest
 from stores import MakeArchive
 
 from worker.errors import ArchiveError, StateError
-from worker.store import layout
 from worker.ingest.leases import owner_is_dead
+from worker.store import layout
 from worker.store.files import TMP_MARK, pid_alive
 from worker.store.folder import FolderArchive
 from worker.store.sqlite import SqliteState
