@@ -260,6 +260,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: with more connections arriving at once than that,
+    # the kernel drops the handshake's last ACK, the client (connected, as it sees it) writes its
+    # request, and the server reads it a second or more later, out of the order it was sent in.
+    request_queue_size = 128
 
     def __init__(self, site: Site, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
