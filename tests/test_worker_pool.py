@@ -55,6 +55,31 @@ def test_one_process_is_warm_and_more_start_for_big_batches() -> None:
     assert pool.running == 0
 
 
+def pause_then_pid(seconds: float) -> int:
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_backlog_of_small_items_starts_every_process() -> None:
+    """Many small polls at once (400 feeds of 5 items) say ``want`` too little each; the items
+    waiting for a process start the others, and once all run the rest wait (no spinning)."""
+
+    async def burst(pool: WorkerPool, items: int) -> set[int]:
+        return set(await asyncio.gather(*(pool.run(pause_then_pid, 0.01) for _ in range(items))))
+
+    pool = WorkerPool(2)
+    try:
+        pool.warm()
+        assert asyncio.run(burst(pool, POOL_BATCH - 2)) and pool.running == 1
+        pids = asyncio.run(asyncio.wait_for(burst(pool, 3 * POOL_BATCH), 60))
+        assert pool.running == 2 and len(pids) == 2
+        assert asyncio.run(asyncio.wait_for(burst(pool, 3 * POOL_BATCH), 60)) == pids
+    finally:
+        pool.close()
+
+
 def test_zero_processes_still_parse_in_a_process() -> None:
     pool = WorkerPool(0)
     try:

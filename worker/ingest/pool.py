@@ -6,8 +6,9 @@ Each item gets a CPU-time and a memory budget (``limits.cpu``, ``limits.memory``
 kernel in the process, :mod:`worker.ingest.budget`); one past it fails with reason
 ``cpu_budget`` or ``memory_budget`` and its process is replaced. One process is kept warm for
 the whole run or service, so a poll that brings a few articles pays no start; when a poll brings
-many (``POOL_BATCH`` or more) and the machine has more cores, more start, and the extra ones stop
-after ``POOL_IDLE`` seconds without work.
+many (``POOL_BATCH`` or more), or as many items wait for a process (many small polls at once:
+400 feeds of 5), and the machine has more cores, more start, and the extra ones stop after
+``POOL_IDLE`` seconds without work.
 
 Pages go to the processes in batches: while two batches per process are on their way, the pages
 fetched meanwhile wait and leave together (up to ``MAX_BATCH``). A batch is written in one commit
@@ -179,6 +180,9 @@ class WorkerPool:
                 return self._idle.pop()
             if self.running < self._target:
                 return self._start()
+            if self._target < self.processes and len(self._waiters) + 1 >= POOL_BATCH:
+                self.want(POOL_BATCH)  # a backlog, of many small polls at once: use them all
+                continue
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             await waiter
