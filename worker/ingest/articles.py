@@ -11,16 +11,19 @@ by the state, logged and counted, leaving the other owner's work alone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from worker.config import SourceSettings
 from worker.errors import ArchiveError, ExtractError, FetchError, TransientFetchError, WorkerError
 from worker.ingest import captures
 from worker.ingest.context import Context
 from worker.ingest.entries import entry_from_json
+from worker.ingest.lanes import Lanes
 from worker.ingest.outcomes import ArticleOutcome, SourceOutcome
 from worker.ingest.policy import after_failure
 from worker.ingest.work import PageDone, PageJob
@@ -55,6 +58,8 @@ class Articles:
         self._archived: list[Archived] = []
         self._held: dict[tuple[str, str], Lease] = {}  # claimed, outcome not yet recorded
         self._heartbeat: asyncio.Task[None] | None = None
+        # A few of each host's articles under way at a time (worker.ingest.lanes).
+        self._lanes = Lanes(context.settings.http.per_host_concurrency + 1)
 
     @property
     def ttl(self) -> float:
@@ -129,12 +134,24 @@ class Articles:
             context.observer.articles_claimed(source.name, len(items))
         context.pool.want(len(items))
         try:
-            await asyncio.gather(*(self._process_one(source, item, outcome) for item in items))
+            await self._lanes.run_all(
+                [
+                    (
+                        urlsplit(item.url).netloc.lower(),
+                        functools.partial(self._process_one, source, item, outcome),
+                    )
+                    for item in items
+                ]
+            )
         finally:
             await self.flush()
 
     async def _process_one(
-        self, source: SourceSettings, item: QueueItem, outcome: SourceOutcome
+        self,
+        source: SourceSettings,
+        item: QueueItem,
+        outcome: SourceOutcome,
+        in_hand: asyncio.Future[None],
     ) -> None:
         context = self.context
         result: ArticleOutcome = "failed"
@@ -143,7 +160,7 @@ class Articles:
             await self._release(item)
             return
         try:
-            written = await self._archive(source, item)
+            written = await self._archive(source, item, in_hand)
             result = written.outcome
             outcome.warnings += written.warned
         except (FetchError, ExtractError, ArchiveError) as exc:
@@ -204,11 +221,15 @@ class Articles:
         )
         return "gone" if verdict.give_up else "failed"
 
-    async def _archive(self, source: SourceSettings, item: QueueItem) -> Written:
-        """Fetch, extract and archive one article."""
+    async def _archive(
+        self, source: SourceSettings, item: QueueItem, in_hand: asyncio.Future[None]
+    ) -> Written:
+        """Fetch, extract and archive one article; ``in_hand`` is settled once its page is."""
         context = self.context
         started = time.monotonic()
         response = await context.fetcher.get(item.url, proxy=source.proxy)
+        if not in_hand.done():
+            in_hand.set_result(None)
         self._in_hand += 1
         if self._in_hand == PAGES_IN_HAND:
             context.fetcher.pause()
@@ -291,6 +312,7 @@ class Articles:
             self._lost(row.lease, "archived")
 
     async def close(self) -> None:
+        await self._lanes.close()
         await self.flush()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
