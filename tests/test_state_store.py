@@ -4,11 +4,15 @@ queue, leases, change detection of archived articles, feeds, robots.txt and back
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from worker.ingest.leases import owner_is_dead
 from worker.store.interfaces import Archived, Discovered, Lease, Restored, StateStore
+from worker.store.sqlite import SqliteState
 
 
 def test_queue_discover_claim_fail_archive(state_store: StateStore) -> None:
@@ -236,3 +240,31 @@ def test_bookings_keep_one_gap_per_host_whoever_asks(state_store: StateStore) ->
     assert waits[0] == 0.0
     assert 0.4 < waits[1] <= 0.5 and 0.9 < waits[2] <= 1.0
     assert state.reserve_host("other.example", 0.5) == 0.0
+
+
+def test_the_writable_check_keeps_the_connections_locks(tmp_path: Path) -> None:
+    """POSIX locks belong to the process and go when any of its descriptors of the file is
+    closed: a check that opened and closed the state file, its -wal and -shm (every /readyz) left
+    SQLite without its locks, the next process to close its connection took itself for the last
+    one and deleted the WAL, and every later write of the service went into the deleted file."""
+    path = tmp_path / "state.sqlite3"
+    state = SqliteState(path)
+    try:
+        state.register_feeds([("https://example.com/a.xml", "mt")])
+        assert state.writable() is None
+        reader = (
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
+            "print(db.execute('SELECT COUNT(*) FROM feeds').fetchone()[0]); db.close()"
+        )
+        seen = subprocess.run(
+            [sys.executable, "-c", reader, str(path)], capture_output=True, text=True, check=True
+        )
+        assert seen.stdout.strip() == "1"
+        state.register_feeds([("https://example.com/b.xml", "mt")])
+        assert Path(f"{path}-wal").exists()  # not deleted under the open connection
+        seen = subprocess.run(
+            [sys.executable, "-c", reader, str(path)], capture_output=True, text=True, check=True
+        )
+        assert seen.stdout.strip() == "2"  # the write after the check reached the file
+    finally:
+        state.close()

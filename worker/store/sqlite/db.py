@@ -92,15 +92,24 @@ class Database:
 
 def unwritable(path: Path) -> str | None:
     """Why the state file or its folder cannot be written (None: they can). The folder must take
-    new files (SQLite creates the -wal and -shm files beside the state), the files must open for
-    writing: a read-only mount or missing permissions show here, as the operating system says."""
+    new files (SQLite creates the -wal and -shm files beside the state), the files must be
+    writable: a read-only mount or missing permissions show here, as the operating system says.
+
+    The files themselves are never opened: POSIX locks belong to the process, and closing any
+    descriptor of a file drops them all, so a check that opened and closed the state file (every
+    ``/readyz``) took SQLite's locks from its open connection; the next process to close its own
+    connection then took itself for the last one and deleted the WAL under us."""
     probe = path.parent / f".{path.name}.probe-{os.getpid()}"
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
         os.unlink(probe)
-        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            if name.exists():
-                os.close(os.open(name, os.O_RDWR))
     except OSError as exc:
         return exc.strerror or str(exc)
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists() and not os.access(name, os.W_OK):
+            try:
+                read_only = os.statvfs(name).f_flag & os.ST_RDONLY
+            except OSError:
+                read_only = False
+            return "Read-only file system" if read_only else f"{name.name}: Permission denied"
     return None
