@@ -6,7 +6,7 @@ article to record and one restored from the archive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 ArticleStatus = Literal["queued", "archived", "gone"]
 WriteOutcome = Literal["new", "updated", "unchanged"]
@@ -126,3 +126,40 @@ class Restored:
     feed_url: str | None
     content_hash: str
     revision: int
+
+
+def entry_change(row: Any, item: Discovered) -> Literal["learn", "requeue"] | None:
+    """What a feed's entry does to an article the state already has (``row``: its status,
+    fingerprint and feed_url), the same rule for every backend.
+
+    "learn": the row has no fingerprint (rebuilt from the archive, or fetched by ``--url``); it
+    takes the entry and nothing is refetched, but only from the feed the row names (any feed if
+    none): another feed words the item differently, and its own feed would then see a change.
+    "requeue": an archived article whose entry changed in the feed that first brought it; only
+    that feed compares (``/rss/all`` prefixes opinion titles)."""
+    if item.fingerprint is None:
+        return None
+    if row["fingerprint"] is None and row["feed_url"] in (None, item.feed_url):
+        return "learn"
+    if (
+        row["status"] == "archived"
+        and row["feed_url"] == item.feed_url
+        and row["fingerprint"] != item.fingerprint
+    ):
+        return "requeue"
+    return None
+
+
+def queue_item(row: Any, token: int) -> QueueItem:
+    """A claimed article from its ``articles`` row and the token of the lease just taken."""
+    return QueueItem(
+        row["source"],
+        row["id"],
+        row["url"],
+        row["feed_url"],
+        row["entry"],
+        row["attempts"],
+        row["path"],
+        row["discovered_at"],
+        token,
+    )

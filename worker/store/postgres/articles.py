@@ -16,6 +16,7 @@ from worker.store.interfaces import (
     Restored,
 )
 from worker.store.postgres.db import Database
+from worker.store.rows import entry_change, queue_item
 
 _HELD = "source = %s AND id = %s AND lease_token = %s AND lease_owner IS NOT NULL"
 
@@ -39,24 +40,15 @@ class ArticleQueries(Database):
                     "WHERE source = %s AND id = %s FOR UPDATE",
                     (source, item.id),
                 ).fetchone()
-                if (
-                    row["fingerprint"] is None
-                    and item.fingerprint is not None
-                    and row["feed_url"] in (None, item.feed_url)
-                ):
-                    # Rebuilt or fetched by --url: learn the entry from the row's own feed only.
+                change = entry_change(row, item)
+                if change == "learn":
                     conn.execute(
                         "UPDATE articles SET fingerprint = %s, feed_url = %s, entry = CASE WHEN "
                         "status = 'queued' THEN COALESCE(entry, %s) ELSE entry END "
                         "WHERE source = %s AND id = %s",
                         (item.fingerprint, item.feed_url, item.entry, source, item.id),
                     )
-                elif (
-                    row["status"] == "archived"
-                    and item.fingerprint is not None
-                    and row["feed_url"] == item.feed_url
-                    and row["fingerprint"] != item.fingerprint
-                ):
+                elif change == "requeue":
                     conn.execute(
                         "UPDATE articles SET status = 'queued', url = %s, feed_url = %s, "
                         "entry = %s, fingerprint = %s, attempts = 0, next_try_at = 0, "
@@ -99,20 +91,7 @@ class ArticleQueries(Database):
             (source, *args, now, limit, owner, now + ttl),
         )
         rows.sort(key=lambda r: (r["next_try_at"], r["discovered_at"]))
-        return [
-            QueueItem(
-                row["source"],
-                row["id"],
-                row["url"],
-                row["feed_url"],
-                row["entry"],
-                row["attempts"],
-                row["path"],
-                row["discovered_at"],
-                int(row["lease_token"]),
-            )
-            for row in rows
-        ]
+        return [queue_item(row, int(row["lease_token"])) for row in rows]
 
     def renew(self, leases: Iterable[Lease], now: float, ttl: float) -> list[Lease]:
         held = list(leases)

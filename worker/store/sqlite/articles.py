@@ -13,6 +13,7 @@ from worker.store.interfaces import (
     QueueItem,
     Restored,
 )
+from worker.store.rows import entry_change, queue_item
 from worker.store.sqlite.db import Database
 
 # A write that ends a lease names it: the row is still held by that claim.
@@ -44,28 +45,16 @@ class ArticleQueries(Database):
                         ),
                     )
                     new += 1
-                elif (
-                    row["fingerprint"] is None
-                    and item.fingerprint is not None
-                    and row["feed_url"] in (None, item.feed_url)
-                ):
-                    # Rebuilt from the archive or fetched by --url: learn the entry, refetch
-                    # nothing. Only from the feed the row names (any feed if none): another feed
-                    # words the item differently, and its own feed would then see a change.
+                    continue
+                change = entry_change(row, item)
+                if change == "learn":
                     db.execute(
                         "UPDATE articles SET fingerprint = ?, feed_url = ?, entry = CASE WHEN "
                         "status = 'queued' THEN COALESCE(entry, ?) ELSE entry END "
                         "WHERE source = ? AND id = ?",
                         (item.fingerprint, item.feed_url, item.entry, source, item.id),
                     )
-                elif (
-                    row["status"] == "archived"
-                    and item.fingerprint is not None
-                    and row["feed_url"] == item.feed_url
-                    and row["fingerprint"] != item.fingerprint
-                ):
-                    # Only the feed that first brought the article compares its entry: feeds
-                    # word the same item differently (/rss/all prefixes opinion titles).
+                elif change == "requeue":
                     db.execute(
                         "UPDATE articles SET status = 'queued', url = ?, feed_url = ?, entry = ?, "
                         "fingerprint = ?, attempts = 0, next_try_at = 0, last_error = NULL "
@@ -116,20 +105,7 @@ class ArticleQueries(Database):
                 "lease_token = COALESCE(lease_token, 0) + 1 WHERE source = ? AND id = ?",
                 [(owner, now + ttl, source, row["id"]) for row in rows],
             )
-        return [
-            QueueItem(
-                row["source"],
-                row["id"],
-                row["url"],
-                row["feed_url"],
-                row["entry"],
-                row["attempts"],
-                row["path"],
-                row["discovered_at"],
-                (row["lease_token"] or 0) + 1,
-            )
-            for row in rows
-        ]
+        return [queue_item(row, (row["lease_token"] or 0) + 1) for row in rows]
 
     def renew(self, leases: Iterable[Lease], now: float, ttl: float) -> list[Lease]:
         lost = []
