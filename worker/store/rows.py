@@ -163,3 +163,32 @@ def queue_item(row: Any, token: int) -> QueueItem:
         row["discovered_at"],
         token,
     )
+
+
+def feed_state(row: Any | None) -> FeedState:
+    """A feed's state from its ``feeds`` row (a feed never polled: no row, no state)."""
+    if row is None:
+        return FeedState(None, None, None, 0, None)
+    return FeedState(
+        row["etag"],
+        row["last_modified"],
+        row["body_hash"],
+        row["consecutive_failures"],
+        row["next_poll_at"],
+        row["ttl_minutes"],
+        row["last_poll_at"],
+    )
+
+
+def feed_row(row: Any) -> FeedRow:
+    """A feed's poll history from its ``feeds`` row."""
+    return FeedRow(
+        url=row["url"],
+        source=row["source"],
+        last_poll_at=row["last_poll_at"],
+        last_success_at=row["last_success_at"],
+        last_outcome=row["last_outcome"],
+        last_error=row["last_error"],
+        consecutive_failures=row["consecutive_failures"],
+        next_poll_at=row["next_poll_at"],
+    )

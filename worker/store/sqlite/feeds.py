@@ -7,6 +7,7 @@ import time
 from collections.abc import Collection, Iterable
 
 from worker.store.interfaces import FeedRow, FeedState
+from worker.store.rows import feed_row, feed_state
 from worker.store.sqlite.db import Database
 
 
@@ -17,18 +18,7 @@ class FeedQueries(Database):
             "ttl_minutes, last_poll_at FROM feeds WHERE url = ?",
             (url,),
         )
-        if not rows:
-            return FeedState(None, None, None, 0, None)
-        row = rows[0]
-        return FeedState(
-            row["etag"],
-            row["last_modified"],
-            row["body_hash"],
-            row["consecutive_failures"],
-            row["next_poll_at"],
-            row["ttl_minutes"],
-            row["last_poll_at"],
-        )
+        return feed_state(rows[0] if rows else None)
 
     def feed_polled(
         self,
@@ -82,19 +72,7 @@ class FeedQueries(Database):
 
     def feeds_of(self, source: str) -> list[FeedRow]:
         rows = self.query("SELECT * FROM feeds WHERE source = ? ORDER BY url", (source,))
-        return [
-            FeedRow(
-                url=row["url"],
-                source=row["source"],
-                last_poll_at=row["last_poll_at"],
-                last_success_at=row["last_success_at"],
-                last_outcome=row["last_outcome"],
-                last_error=row["last_error"],
-                consecutive_failures=row["consecutive_failures"],
-                next_poll_at=row["next_poll_at"],
-            )
-            for row in rows
-        ]
+        return [feed_row(row) for row in rows]
 
     def register_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
         wanted = list(dict.fromkeys(feeds))
