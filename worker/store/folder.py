@@ -102,15 +102,7 @@ class FolderArchive:
             names = os.listdir(path.parent)
         except OSError:
             return []
-        current = self._load(relative)
-        below = int(current.get("revision", 1)) if current is not None else None
-        kept = []
-        for name in names:
-            found = layout.revision_of(name)
-            # A copy left by an interrupted write is the current revision itself: not earlier.
-            if found is not None and found[0] == wanted and (below is None or found[1] < below):
-                kept.append(found[1])
-        return sorted(kept)
+        return layout.earlier_revisions(names, wanted, self._load(relative))
 
     def read_revision(self, relative: str, revision: int) -> dict[str, Any] | None:
         current = self._load(relative)

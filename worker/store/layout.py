@@ -11,7 +11,9 @@ on the string: nothing can name a place outside the archive.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from worker.config import SOURCE_NAME
 from worker.errors import ArchiveError
@@ -87,6 +89,21 @@ def revision_of(name: str) -> tuple[str, int] | None:
     """(article ID, revision) of an earlier revision's file name (``a87467.r2.json``)."""
     match = _REVISION.match(name)
     return (match.group("id"), int(match.group("n"))) if match else None
+
+
+def earlier_revisions(
+    names: Iterable[str], article_id: str, current: dict[str, Any] | None
+) -> list[int]:
+    """The earlier revisions of ``article_id`` among the file names of its folder, oldest first.
+    Only those below the current record's revision count: a copy left by an interrupted write is
+    the current revision itself, not an earlier one."""
+    below = int(current.get("revision", 1)) if current is not None else None
+    kept = []
+    for name in names:
+        found = revision_of(name)
+        if found is not None and found[0] == article_id and (below is None or found[1] < below):
+            kept.append(found[1])
+    return sorted(kept)
 
 
 def is_record_key(relative: str) -> bool:

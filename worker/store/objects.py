@@ -152,15 +152,9 @@ class ObjectArchive:
             return None
 
     def revisions(self, relative: str) -> list[int]:
-        stem = layout.stem(relative)
-        current = self.read(relative)
-        below = int(current.get("revision", 1)) if current else None
-        kept = []
-        for key in self._keys(stem.rsplit("/", 1)[0] + "/"):
-            found = layout.revision_of(key.rsplit("/", 1)[-1])
-            if found and key.startswith(stem + ".r") and (below is None or found[1] < below):
-                kept.append(found[1])
-        return sorted(kept)
+        folder, article_id = layout.stem(relative).rsplit("/", 1)
+        names = (key.rsplit("/", 1)[-1] for key in self._keys(folder + "/"))
+        return layout.earlier_revisions(names, article_id, self.read(relative))
 
     def read_revision(self, relative: str, revision: int) -> dict[str, Any] | None:
         current = self.read(relative)
