@@ -54,8 +54,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests")]
 
-from ingest import BIN, PeakWatcher, files_in, measured, mirror_config, start_mirror, stats  # noqa: E402
-from mtsite import synthetic_site  # noqa: E402
+from ingest import (  # noqa: E402
+    BIN,
+    PeakWatcher,
+    files_in,
+    measured,
+    mirror_config,
+    start_mirror,
+    stats,
+    write_mirror,
+)
 
 NEWS_WORKER = str(BIN / "news-worker")
 ITEMS = 50  # items per feed
@@ -73,21 +81,12 @@ def free_port() -> int:
     return port
 
 
-def write_mirror(folder: Path, feeds: int, page_bytes: int, seed: int) -> tuple[int, float]:
-    """The mirror's files, as tests/sitesrv.py serves a folder; (articles, mean page KB)."""
-    files = synthetic_site(feeds, ITEMS, seed=seed, target_bytes=page_bytes)
-    sizes = []
-    for path, body in files.items():
-        if path.startswith("/rss/"):
-            target = folder / (path.lstrip("/") + ".xml")
-        elif path == "/robots.txt":
-            target = folder / "robots.txt"
-        else:
-            target = folder / (path.lstrip("/") + ".html")
-            sizes.append(len(body))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
-    return len(sizes), statistics.mean(sizes) / 1000
+def mirror_with_sizes(folder: Path, feeds: int, page_bytes: int, seed: int) -> tuple[int, float]:
+    """The mirror of ``feeds`` feeds of ITEMS pages of about ``page_bytes``: (articles, mean
+    page KB)."""
+    articles = write_mirror(folder, feeds, ITEMS, seed, target_bytes=page_bytes)
+    sizes = [page.stat().st_size for page in folder.rglob("*.html")]
+    return articles, statistics.mean(sizes) / 1000
 
 
 def get(url: str, timeout: float = 10) -> tuple[int, bytes]:
@@ -508,7 +507,9 @@ def main() -> int:
     mirror = work / "mirror"
     shutil.rmtree(mirror, ignore_errors=True)
     print("writing the mirror ...", file=sys.stderr, flush=True)
-    articles, page_kb = write_mirror(mirror, max(feeds_of.values()), args.page_bytes, args.seed)
+    articles, page_kb = mirror_with_sizes(
+        mirror, max(feeds_of.values()), args.page_bytes, args.seed
+    )
     os.sync()  # the mirror reaches the disk now, not during a measured run
     server, base = start_mirror(mirror, work / "port", ["--no-log"])
     results: list[dict[str, Any]] = []

@@ -53,8 +53,13 @@ def ensure_host(name: str) -> None:
         hosts.write(f"\n127.0.0.1 {name}\n")
 
 
-def write_mirror(folder: Path, feeds: int, items: int, seed: int) -> int:
-    files = synthetic_site(feeds, items, seed=seed)
+def write_mirror(
+    folder: Path, feeds: int, items: int, seed: int, target_bytes: int | None = None
+) -> int:
+    """The mirror's files, as tests/sitesrv.py serves a folder; returns how many articles.
+    ``target_bytes``: the pages' size, if not the default Moscow Times-shaped ones."""
+    sized = {} if target_bytes is None else {"target_bytes": target_bytes}
+    files = synthetic_site(feeds, items, seed=seed, **sized)
     for path, body in files.items():
         if path.startswith("/rss/"):
             target = folder / (path.lstrip("/") + ".xml")
