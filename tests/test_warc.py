@@ -22,7 +22,7 @@ from stores import s3_settings
 from warcs import all_records, cdxj, check, read, readable_part, warc_files
 
 from conftest import MT_FEEDS, Cli, Spawn, records, write_config
-from service_helpers import free_port, wait_for
+from service_helpers import ServiceProcess, free_port, wait_for
 from sitesrv import Scripted, Site, SiteServer
 from worker.store.record import content_hash, schema
 from worker.store.warc import digest
@@ -282,9 +282,11 @@ def test_a_killed_writers_spool_is_uploaded_at_the_next_start(
     assert len(cdxj(stored)) == 3
 
 
-def test_a_service_killed_with_sigkill_leaves_a_warc_the_next_start_finishes(
-    tmp_path: Path, server: SiteServer, archive_dir: Path, spawn: Spawn, cli: Cli
-) -> None:
+def _service_with_ten_archived(
+    tmp_path: Path, server: SiteServer, archive_dir: Path, spawn: Spawn
+) -> tuple[ServiceProcess, Path]:
+    """A service keeping WARC captures (and its config), once it has archived the site's ten
+    articles."""
     port = free_port()
     config = with_warc(
         write_config(
@@ -301,6 +303,13 @@ def test_a_service_killed_with_sigkill_leaves_a_warc_the_next_start_finishes(
         30,
         "ten archived",
     )
+    return service, config
+
+
+def test_a_service_killed_with_sigkill_leaves_a_warc_the_next_start_finishes(
+    tmp_path: Path, server: SiteServer, archive_dir: Path, spawn: Spawn, cli: Cli
+) -> None:
+    service, config = _service_with_ten_archived(tmp_path, server, archive_dir, spawn)
     service.kill()  # SIGKILL: the open WARC file is never finished by it
     [left] = (archive_dir / OPEN_DIR).glob("*" + OPEN)
     assert not warc_files(archive_dir)
@@ -349,22 +358,7 @@ def test_reextract_works_from_the_warc_captures_when_no_raw_page_is_kept(
 def test_a_service_stopped_with_sigterm_finishes_its_warc_file(
     tmp_path: Path, server: SiteServer, archive_dir: Path, spawn: Spawn
 ) -> None:
-    port = free_port()
-    config = with_warc(
-        write_config(
-            tmp_path / "service.toml",
-            feeds=[server.url(f) for f in MT_FEEDS],
-            archive=archive_dir,
-            service={"port": port},
-        )
-    )
-    service = spawn(config, "service.log", port)
-    wait_for(lambda: len(records(archive_dir)) == 10, 60, "ten records")
-    wait_for(
-        lambda: sum(e.get("event") == "article_archived" for e in service.events()) == 10,
-        30,
-        "ten archived",
-    )
+    service, _ = _service_with_ten_archived(tmp_path, server, archive_dir, spawn)
     assert service.stop() == 0
     assert not list((archive_dir / OPEN_DIR).iterdir())
     assert len(warc_files(archive_dir)) == 1
