@@ -142,6 +142,19 @@ def test_paused_nothing_new_starts_and_what_is_on_the_wire_goes_on() -> None:
     asyncio.run(scenario())
 
 
+def noting_arrivals(arrivals: list[float]) -> Any:
+    """A server handler that answers every request and notes when each arrived."""
+
+    async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await read_request(reader)
+            arrivals.append(time.monotonic())
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    return handler
+
+
 class Book:
     """A host book as a shared state keeps it: the first booking finds another process's start
     ``first_wait`` seconds ahead."""
@@ -158,12 +171,7 @@ class Book:
 def test_a_start_booked_elsewhere_delays_the_request_and_the_next_one_here() -> None:
     arrivals: list[float] = []
 
-    async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
-        while True:
-            await read_request(reader)
-            arrivals.append(time.monotonic())
-            writer.write(answer(b"ok"))
-            await writer.drain()
+    handler = noting_arrivals(arrivals)
 
     book = Book(first_wait=0.3)
 
@@ -195,12 +203,7 @@ def test_the_gap_counts_from_when_the_request_is_written_not_from_its_turn() -> 
         await asyncio.sleep(0.4)
         return ["127.0.0.1"]
 
-    async def handler(reader: Any, writer: asyncio.StreamWriter, n: int) -> None:
-        while True:
-            await read_request(reader)
-            arrivals.append(time.monotonic())
-            writer.write(answer(b"ok"))
-            await writer.drain()
+    handler = noting_arrivals(arrivals)
 
     async def scenario() -> None:
         async with (
