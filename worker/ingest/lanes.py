@@ -81,18 +81,10 @@ class Lanes:
                 work.group.add(task)
                 task.add_done_callback(functools.partial(_settle, work))
                 await asyncio.wait((task, in_hand), return_when=asyncio.FIRST_COMPLETED)
-                if not in_hand.done():
-                    in_hand.cancel()
         finally:
             entry.lanes -= 1
-            if not entry.lanes and self._hosts.get(host) is entry:
-                if entry.waiting:  # this lane was cancelled: another takes the rest
-                    entry.lanes += 1
-                    lane = loop.create_task(self._lane(host, entry))
-                    self._lanes.add(lane)
-                    lane.add_done_callback(self._lanes.discard)
-                else:
-                    del self._hosts[host]
+            if not entry.lanes and not entry.waiting and self._hosts.get(host) is entry:
+                del self._hosts[host]
 
     async def close(self) -> None:
         """Stop the lanes (the run is over; what they started is its callers' to end)."""
