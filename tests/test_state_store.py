@@ -4,8 +4,11 @@ queue, leases, change detection of archived articles, feeds, robots.txt and back
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -268,3 +271,28 @@ def test_the_writable_check_keeps_the_connections_locks(tmp_path: Path) -> None:
         assert seen.stdout.strip() == "2"  # the write after the check reached the file
     finally:
         state.close()
+
+
+def test_a_new_state_opens_while_another_process_is_creating_it(tmp_path: Path) -> None:
+    """Two commands started together on a new state: while one holds the file's write lock
+    (creating its tables), switching the file to WAL takes an exclusive lock that SQLite does
+    not wait for, and the other failed at once with "database is locked", reported as an
+    unusable state (seen in CI). The switch now waits as any statement does."""
+    path = tmp_path / "state.sqlite3"
+    creating = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        creating.execute("BEGIN IMMEDIATE")
+        creating.execute("CREATE TABLE other (x)")
+        commit = threading.Timer(0.5, lambda: creating.execute("COMMIT"))
+        commit.start()
+        started = time.monotonic()
+        state = SqliteState(path)
+        try:
+            assert time.monotonic() - started >= 0.4  # it waited for the lock
+            state.register_feeds([("https://example.com/a.xml", "mt")])
+            assert len(state.feeds_of("mt")) == 1
+        finally:
+            state.close()
+    finally:
+        commit.join()
+        creating.close()

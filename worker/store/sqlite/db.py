@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 from worker.errors import StateError
 from worker.store.sqlite.schema import migrate
+
+BUSY_SECONDS = 30.0  # how long a statement waits for another process's lock
 
 
 class Database:
@@ -28,15 +31,15 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             # One thread at a time uses it (the state thread of worker.store.offloop, or a command's).
             self._db = sqlite3.connect(
-                path, isolation_level=None, timeout=30.0, check_same_thread=False
+                path, isolation_level=None, timeout=BUSY_SECONDS, check_same_thread=False
             )
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
             if check:
                 verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
                 if verdict != "ok":
                     raise sqlite3.DatabaseError(f"integrity check: {verdict}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            _wal(self._db)
             # WAL with synchronous=NORMAL survives any crash of the process; a power loss may
             # drop the last commits, which costs at most a refetch found unchanged.
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -88,6 +91,22 @@ class Database:
     def writable(self) -> str | None:
         why = unwritable(self.path)
         return None if why is None else f"{self.path}: {why}"
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode. Switching takes an exclusive lock and SQLite does not wait for
+    it (no busy handler): while another process creates the same file, the switch fails at once
+    with "database is locked" (two commands started together on a new state). Try again until
+    the busy timeout, as any other statement would wait."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def unwritable(path: Path) -> str | None:
