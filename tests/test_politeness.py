@@ -33,9 +33,15 @@ def test_two_processes_on_one_state_keep_one_gap_per_host(
         )
         for n in (1, 2)
     ]
-    for run in runs:
-        _, err = run.communicate(timeout=120)
-        assert run.returncode == 0, err.decode()
+    try:
+        for run in runs:
+            _, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err.decode()
+    finally:  # one failed: the other is not left running into the next test
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
     assert len(records(archive_dir)) == 10
     log = sorted(server.site.requests(), key=lambda r: r.at)
     agents = [r.headers.get("user-agent") for r in log]
