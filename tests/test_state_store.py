@@ -3,18 +3,23 @@ queue, leases, change detection of archived articles, feeds, robots.txt and back
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from worker.errors import StateError
 from worker.ingest.leases import owner_is_dead
 from worker.store.interfaces import Archived, Discovered, Lease, Restored, StateStore
+from worker.store.offloop import AsyncState
 from worker.store.sqlite import SqliteState
 
 
@@ -239,10 +244,85 @@ def test_a_revision_noted_without_a_lease_keeps_the_articles_place_in_the_queue(
 
 def test_bookings_keep_one_gap_per_host_whoever_asks(state_store: StateStore) -> None:
     state = state_store
-    waits = [state.reserve_host("news.example", 0.5) for _ in range(3)]
+    waits = [state.reserve_hosts([("news.example", 0.5)])[0] for _ in range(3)]
     assert waits[0] == 0.0
     assert 0.4 < waits[1] <= 0.5 and 0.9 < waits[2] <= 1.0
-    assert state.reserve_host("other.example", 0.5) == 0.0
+    assert state.reserve_hosts([("other.example", 0.5)]) == [0.0]
+
+
+def test_a_batch_of_bookings_keeps_the_gaps_of_a_host_booked_twice(state_store: StateStore) -> None:
+    state = state_store
+    state.reserve_hosts([("busy.example", 2.0)])  # booked before: the next start is 2 s away
+    waits = state.reserve_hosts(
+        [("busy.example", 1.0), ("idle.example", 1.0), ("busy.example", 0.5), ("idle.example", 1.0)]
+    )
+    assert 1.9 < waits[0] <= 2.0 and 2.9 < waits[2] <= 3.0  # one gap after the other
+    assert waits[1] == 0.0 and 0.9 < waits[3] <= 1.0
+    # The next batch starts after both gaps booked for each host.
+    after = state.reserve_hosts([("busy.example", 1.0), ("idle.example", 1.0)])
+    assert 3.3 < after[0] <= 3.5 and 1.9 < after[1] <= 2.0
+
+
+class CountedBookings:
+    """A state's host bookings, each batch noted; ``fail`` batches raise first."""
+
+    def __init__(self, store: StateStore, fail: int = 0) -> None:
+        self.store = store
+        self.fail = fail
+        self.batches: list[list[tuple[str, float]]] = []
+
+    def reserve_hosts(self, bookings: Sequence[tuple[str, float]]) -> list[float]:
+        self.batches.append(list(bookings))
+        if len(self.batches) <= self.fail:
+            raise StateError("state database is locked")
+        return self.store.reserve_hosts(bookings)
+
+    def close(self) -> None:
+        pass
+
+
+def test_bookings_asked_together_are_booked_together(state_store: StateStore) -> None:
+    """Every request books its start; those asked for while the state is busy go in one
+    transaction, and each host still gets one start per gap."""
+    counted = CountedBookings(state_store)
+    hosts = [f"host{k}.example" for k in range(10)]
+
+    async def scenario() -> list[float]:
+        state = AsyncState(cast(StateStore, counted))
+        try:
+            return await asyncio.gather(
+                *(state.reserve_host(host, 0.5) for _ in range(3) for host in hosts)
+            )
+        finally:
+            await state.close()
+
+    waits = asyncio.run(scenario())
+    assert sum(len(batch) for batch in counted.batches) == 30
+    assert len(counted.batches) <= 2  # not one transaction per booking
+    for k in range(len(hosts)):
+        first, second, third = waits[k::10]  # asked in this order
+        assert first == 0.0 and 0.4 < second <= 0.5 and 0.9 < third <= 1.0
+
+
+def test_a_failed_batch_of_bookings_fails_each_request_and_the_next_books_again(
+    state_store: StateStore,
+) -> None:
+    counted = CountedBookings(state_store, fail=1)
+
+    async def scenario() -> tuple[list[BaseException | float], float]:
+        state = AsyncState(cast(StateStore, counted))
+        try:
+            failed = await asyncio.gather(
+                *(state.reserve_host(f"h{k}.example", 0.5) for k in range(3)),
+                return_exceptions=True,
+            )
+            return failed, await state.reserve_host("h0.example", 0.5)
+        finally:
+            await state.close()
+
+    failed, again = asyncio.run(scenario())
+    assert all(isinstance(error, StateError) for error in failed)
+    assert again == 0.0 and len(counted.batches) == 2  # nothing was booked by the failed one
 
 
 def test_the_writable_check_keeps_the_connections_locks(tmp_path: Path) -> None:

@@ -80,9 +80,10 @@ class StateStore(QueueReads, Protocol):
 
     # politeness shared by every process on this state
 
-    def reserve_host(self, host: str, gap: float) -> float:
-        """Book the next request start on ``host``, at least ``gap`` after the one booked
-        before it (by any process); returns the seconds to wait until the booked start."""
+    def reserve_hosts(self, bookings: Sequence[tuple[str, float]]) -> list[float]:
+        """Book a request start for each ``(host, gap)``, in order, in one transaction: each at
+        least ``gap`` before the next one booked on its host (by any process); returns the
+        seconds to wait until each booked start."""
         ...
 
     # backfill progress, per date range: sitemap files whose URLs were queued, and sitemap

@@ -35,6 +35,8 @@ class AsyncState:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state")
+        self._bookings: list[tuple[str, float, asyncio.Future[float]]] = []
+        self._booking: asyncio.Task[None] | None = None
 
     async def _run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -43,6 +45,8 @@ class AsyncState:
         )
 
     async def close(self) -> None:
+        if self._booking is not None:
+            await asyncio.gather(self._booking, return_exceptions=True)
         await self._run(self.store.close)
         self._thread.shutdown(wait=True)
 
@@ -73,7 +77,33 @@ class AsyncState:
         await self._run(self.store.robots_put, origin, text, fetched_at)
 
     async def reserve_host(self, host: str, gap: float) -> float:
-        return await self._run(self.store.reserve_host, host, gap)
+        """Book a start on ``host`` (the fetcher's :class:`~worker.net.hooks.HostBook`). Every
+        request books one; those asked for while a batch is being booked go together in the
+        next batch, one transaction and one trip to the state thread for all."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._bookings.append((host, gap, future))
+        if self._booking is None or self._booking.done():
+            self._booking = asyncio.get_running_loop().create_task(self._book())
+        return await future
+
+    async def _book(self) -> None:
+        while self._bookings:
+            batch, self._bookings = self._bookings, []
+            try:
+                waits = await self._run(self.store.reserve_hosts, [(h, g) for h, g, _ in batch])
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (the loop is closing): so is every booking
+                for *_, future in [*batch, *self._bookings]:
+                    future.cancel()
+                self._bookings = []
+                raise
+            for (*_, future), wait in zip(batch, waits, strict=True):
+                if not future.done():
+                    future.set_result(wait)
 
     async def backfill_done(self, source: str, url: str, range_key: str) -> bool:
         return await self._run(self.store.backfill_done, source, url, range_key)

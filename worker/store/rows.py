@@ -5,6 +5,7 @@ article to record and one restored from the archive.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -192,3 +193,23 @@ def feed_row(row: Any) -> FeedRow:
         consecutive_failures=row["consecutive_failures"],
         next_poll_at=row["next_poll_at"],
     )
+
+
+def booking_totals(bookings: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """The gaps a batch of host bookings adds to each host (a host may be booked twice)."""
+    totals: dict[str, float] = {}
+    for host, gap in bookings:
+        totals[host] = totals.get(host, 0.0) + gap
+    return totals
+
+
+def booking_waits(bookings: Sequence[tuple[str, float]], first: Mapping[str, float]) -> list[float]:
+    """Each booking's wait, given the wait of each host's first start in the batch: a host's
+    later bookings come one gap after the one before."""
+    later: dict[str, float] = {}
+    waits = []
+    for host, gap in bookings:
+        ahead = later.get(host, 0.0)
+        waits.append(max(0.0, first[host] + ahead))
+        later[host] = ahead + gap
+    return waits

@@ -3,13 +3,14 @@ feeds claimed with ``FOR UPDATE SKIP LOCKED``), robots.txt, host bookings, backf
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from worker.store.interfaces import FeedRow, FeedState
 from worker.store.postgres.db import Database
-from worker.store.rows import feed_row, feed_state
+from worker.store.rows import booking_totals, booking_waits, feed_row, feed_state
 
-_NOW = "extract(epoch from clock_timestamp())"
+# The database's clock when the statement started: one reading for the whole statement.
+_NOW = "extract(epoch from statement_timestamp())"
 
 
 class FeedQueries(Database):
@@ -115,15 +116,20 @@ class FeedQueries(Database):
                 (origin, text, fetched_at),
             )
 
-    def reserve_host(self, host: str, gap: float) -> float:
-        # The database's clock, not ours: every machine books on the same one.
+    def reserve_hosts(self, bookings: Sequence[tuple[str, float]]) -> list[float]:
+        # The database's clock, not ours: every machine books on the same one. One statement
+        # for the batch; a host's bookings in it are added up (a row is updated once).
+        totals = booking_totals(bookings)
         rows = self.query(
-            f"INSERT INTO hosts (host, next_start) VALUES (%s, {_NOW} + %s) "
-            f"ON CONFLICT (host) DO UPDATE SET next_start = GREATEST(hosts.next_start, {_NOW}) + %s "
-            f"RETURNING next_start - %s - {_NOW} AS wait",
-            (host, gap, gap, gap),
+            f"INSERT INTO hosts (host, next_start) SELECT b.host, {_NOW} + b.gap "
+            "FROM unnest(%s::text[], %s::float8[]) AS b(host, gap) "
+            "ON CONFLICT (host) DO UPDATE SET next_start = GREATEST("
+            f"hosts.next_start + (excluded.next_start - {_NOW}), excluded.next_start) "
+            f"RETURNING host, next_start - {_NOW} AS ahead",
+            (list(totals), list(totals.values())),
         )
-        return max(0.0, float(rows[0]["wait"]))
+        first = {row["host"]: float(row["ahead"]) - totals[row["host"]] for row in rows}
+        return booking_waits(bookings, first)
 
     def backfill_done(self, source: str, url: str, range_key: str) -> bool:
         return bool(

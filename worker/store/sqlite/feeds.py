@@ -4,10 +4,10 @@ start per host (politeness across processes); backfill progress."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from worker.store.interfaces import FeedRow, FeedState
-from worker.store.rows import feed_row, feed_state
+from worker.store.rows import booking_totals, booking_waits, feed_row, feed_state
 from worker.store.sqlite.db import Database
 
 
@@ -125,17 +125,20 @@ class FeedQueries(Database):
 
     # politeness shared by every process on this state
 
-    def reserve_host(self, host: str, gap: float) -> float:
+    def reserve_hosts(self, bookings: Sequence[tuple[str, float]]) -> list[float]:
         now = time.time()
+        first: dict[str, float] = {}
         with self.write() as db:
-            row = db.execute("SELECT next_start FROM hosts WHERE host = ?", (host,)).fetchone()
-            start = max(now, row[0]) if row is not None else now
-            db.execute(
-                "INSERT INTO hosts (host, next_start) VALUES (?, ?) "
-                "ON CONFLICT (host) DO UPDATE SET next_start = excluded.next_start",
-                (host, start + gap),
-            )
-        return start - now
+            for host, total in booking_totals(bookings).items():
+                row = db.execute("SELECT next_start FROM hosts WHERE host = ?", (host,)).fetchone()
+                start = max(now, row[0]) if row is not None else now
+                db.execute(
+                    "INSERT INTO hosts (host, next_start) VALUES (?, ?) "
+                    "ON CONFLICT (host) DO UPDATE SET next_start = excluded.next_start",
+                    (host, start + total),
+                )
+                first[host] = start - now
+        return booking_waits(bookings, first)
 
     # backfill progress, per date range: sitemap files queued, indexes walked to the end
 
