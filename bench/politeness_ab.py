@@ -128,7 +128,7 @@ def main() -> int:
         f"interleaved; base: {args.base}; load average {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"{'tree':<40} {'score':>6}  {'main CPU s':>10} {'workers CPU s':>13} {'min gap':>7}  runs"
+        f"{'tree':<12} {'score':>6}  {'main CPU s':>10} {'workers CPU s':>13} {'min gap':>7}  runs"
     )
     for name, got in samples.items():
         scores = " ".join(f"{s.score:.3f}" for s in got)
