@@ -3,7 +3,6 @@ extractor's fallbacks."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
 import orjson
@@ -18,7 +17,7 @@ def fingerprint(entry: FeedEntry) -> str:
 
 
 def entry_to_json(entry: FeedEntry) -> str:
-    return orjson.dumps(dataclasses.asdict(entry)).decode("utf-8")
+    return orjson.dumps(entry).decode("utf-8")  # a dataclass, as dataclasses.asdict() gives it
 
 
 def entry_from_json(raw: str | None) -> FeedEntry | None:

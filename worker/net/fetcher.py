@@ -119,35 +119,43 @@ class Fetcher:
         ``http.max_body_bytes`` as the body cap (sitemaps have their own); ``kind``: what it is,
         for ``on_request``."""
         body_cap = max_bytes or self.http.max_body_bytes
-        cap = self.retry.retry_after_cap
-
-        def too_long(state: RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            if state.attempt_number >= self.retry.attempts:
-                return True
-            return isinstance(exc, TransientFetchError) and (exc.retry_after or 0) > cap
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            # Exponential from ``backoff`` up to ``max_backoff``, plus up to one ``backoff`` of
-            # jitter.
-            exponent = min(state.attempt_number - 1, 30)
-            delay = min(self.retry.max_backoff, self.retry.backoff * 2**exponent)
-            delay += random.uniform(0, self.retry.backoff)
-            if isinstance(exc, TransientFetchError) and exc.retry_after is not None:
-                delay = max(min(exc.retry_after, cap), 0.0)
-            return float(delay)
-
+        sent = dict(headers or {})
+        # The first attempt outside tenacity: its machinery costs more than the rest of a
+        # request's bookkeeping, and most requests need no second attempt.
+        try:
+            return await self._get_once(url, sent, robots, proxy, kind, body_cap)
+        except Exception as exc:
+            if not _worth_retrying(exc) or self._last_attempt(1, exc):
+                raise
+            await self._sleep(self._delay(1, exc))
+        # Tenacity counts from the second attempt.
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_worth_retrying),
-            stop=too_long,
-            wait=wait,
+            stop=lambda state: self._last_attempt(state.attempt_number + 1, _failure(state)),
+            wait=lambda state: self._delay(state.attempt_number + 1, _failure(state)),
             sleep=self._sleep,
             reraise=True,
         ):
             with attempt:
-                return await self._get_once(url, dict(headers or {}), robots, proxy, kind, body_cap)
+                return await self._get_once(url, sent, robots, proxy, kind, body_cap)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _last_attempt(self, number: int, exc: BaseException | None) -> bool:
+        """Whether attempt ``number``, which failed with ``exc``, is the last one: the attempts
+        are used up, or the server asks for a longer wait than ``retry_after_cap``."""
+        if number >= self.retry.attempts:
+            return True
+        cap = self.retry.retry_after_cap
+        return isinstance(exc, TransientFetchError) and (exc.retry_after or 0) > cap
+
+    def _delay(self, number: int, exc: BaseException | None) -> float:
+        """The wait after failed attempt ``number``: exponential from ``backoff`` up to
+        ``max_backoff``, plus up to one ``backoff`` of jitter; or the server's Retry-After."""
+        if isinstance(exc, TransientFetchError) and exc.retry_after is not None:
+            return float(max(min(exc.retry_after, self.retry.retry_after_cap), 0.0))
+        exponent = min(number - 1, 30)
+        delay = min(self.retry.max_backoff, self.retry.backoff * 2**exponent)
+        return float(delay + random.uniform(0, self.retry.backoff))
 
     async def _get_once(
         self,
@@ -277,6 +285,10 @@ class Fetcher:
                 )
             elapsed = time.monotonic() - started
             return Response(url, raw.status, raw.headers, body, elapsed, raw.peer, capture)
+
+
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
 
 
 def _worth_retrying(exc: BaseException) -> bool:
