@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # holds no page, and counting it starved every host but the first few. Bytes rather than 128
 # pages: when many hosts' gaps open at once, the fetcher keeps to them while the worker
 # processes catch up (docs/PERFORMANCE.md, politeness).
-PAGE_BYTES_IN_HAND = 32 * 1024 * 1024
+PAGE_BYTES_IN_HAND = 16 * 1024 * 1024
 PAGES_IN_HAND = 4096
 RECORD_EVERY = 64  # archived articles recorded in state per transaction
 MAX_ERROR = 2000  # characters of an error the state keeps
