@@ -13,7 +13,7 @@ import pytest
 
 from conftest import MT_FEEDS, MT_SITE, Cli, all_files, records, write_config
 from sitesrv import Scripted, Site, SiteServer
-from worker.ingest import articles
+from worker.ingest import inhand
 from worker.ingest.pool import WorkerPool
 from worker.net.fetcher import Fetcher
 
@@ -282,7 +282,7 @@ def test_fetching_pauses_while_too_many_pages_wait_to_be_written(
     most: int,
 ) -> None:
     # A slow disk must slow the downloads, not pile fetched pages up in memory.
-    monkeypatch.setattr(articles, bound, value)
+    monkeypatch.setattr(inhand, bound, value)
     fetched = {"now": 0, "most": 0}
     real_get, real_archive = Fetcher.get, WorkerPool.archive
 
@@ -316,7 +316,7 @@ def test_articles_waiting_for_their_hosts_gap_hold_no_place_among_the_pages_in_h
     # Counted from the claim, the pages in hand were taken by the first host's articles, which
     # then waited out its gaps holding them: the second host waited for the first's whole
     # backlog (40 hosts x 15 articles took 21 s where the gaps allow 8).
-    monkeypatch.setattr(articles, "PAGES_IN_HAND", 2)
+    monkeypatch.setattr(inhand, "PAGES_IN_HAND", 2)
     gap = 0.15
     with SiteServer(Site(MT_SITE), max_seconds=120) as other:
         config = write_config(

@@ -23,6 +23,7 @@ from worker.errors import ArchiveError, ExtractError, FetchError, TransientFetch
 from worker.ingest import captures
 from worker.ingest.context import Context
 from worker.ingest.entries import entry_from_json
+from worker.ingest.inhand import PagesInHand
 from worker.ingest.lanes import Lanes
 from worker.ingest.outcomes import ArticleOutcome, SourceOutcome
 from worker.ingest.policy import after_failure
@@ -33,15 +34,6 @@ from worker.store.interfaces import Archived, Lease, QueueItem, WriteOutcome
 
 log = logging.getLogger(__name__)
 
-# Pages fetched but not yet written wait in memory; at this many bytes of bodies, or this many
-# pages, the fetcher starts no further request, so a slow disk slows the downloads instead of
-# filling memory. Requests already on the wire still land (at most http.max_connections more).
-# Counted from the body's arrival, not from the claim: an article waiting for its host's gap
-# holds no page, and counting it starved every host but the first few. Bytes rather than 128
-# pages: when many hosts' gaps open at once, the fetcher keeps to them while the worker
-# processes catch up (docs/PERFORMANCE.md, politeness).
-PAGE_BYTES_IN_HAND = 16 * 1024 * 1024
-PAGES_IN_HAND = 4096
 RECORD_EVERY = 64  # archived articles recorded in state per transaction
 MAX_ERROR = 2000  # characters of an error the state keeps
 
@@ -57,9 +49,7 @@ class Articles:
 
     def __init__(self, context: Context) -> None:
         self.context = context
-        self._in_hand = 0  # pages fetched and not yet written
-        self._bytes_in_hand = 0  # their bodies' bytes
-        self._paused = False  # the fetcher, for them
+        self._in_hand = PagesInHand(context.fetcher)
         self._archived: list[Archived] = []
         self._held: dict[tuple[str, str], Lease] = {}  # claimed, outcome not yet recorded
         self._heartbeat: asyncio.Task[None] | None = None
@@ -226,9 +216,6 @@ class Articles:
         )
         return "gone" if verdict.give_up else "failed"
 
-    def _too_many_in_hand(self) -> bool:
-        return self._in_hand >= PAGES_IN_HAND or self._bytes_in_hand >= PAGE_BYTES_IN_HAND
-
     async def _archive(
         self, source: SourceSettings, item: QueueItem, in_hand: asyncio.Future[None]
     ) -> Written:
@@ -238,20 +225,8 @@ class Articles:
         response = await context.fetcher.get(item.url, proxy=source.proxy)
         if not in_hand.done():
             in_hand.set_result(None)
-        size = len(response.body)
-        self._in_hand += 1
-        self._bytes_in_hand += size
-        if not self._paused and self._too_many_in_hand():
-            self._paused = True
-            context.fetcher.pause()
-        try:
+        with self._in_hand.holding(len(response.body)):
             done = await self._write(source, item, response)
-        finally:
-            self._in_hand -= 1
-            self._bytes_in_hand -= size
-            if self._paused and not self._too_many_in_hand():
-                self._paused = False
-                context.fetcher.resume()
         # Recorded in batches (one transaction per RECORD_EVERY, and at the end of every batch
         # of work): the file is in the archive already; a crash before the flush costs a
         # refetch found unchanged.
