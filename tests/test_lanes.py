@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from worker.ingest import inhand
 from worker.ingest.lanes import Lanes, Start
 
 
@@ -106,3 +107,35 @@ def test_a_failure_is_its_callers_and_a_cancelled_caller_starts_nothing_more() -
         await lanes.close()
 
     asyncio.run(scenario())
+
+
+class Fetcher:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pause(self) -> None:
+        self.calls.append("pause")
+
+    def resume(self) -> None:
+        self.calls.append("resume")
+
+
+def test_pages_in_hand_pause_the_fetcher_over_either_bound_and_resume_below(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(inhand, "PAGES_IN_HAND", 3)
+    monkeypatch.setattr(inhand, "PAGE_BYTES_IN_HAND", 100)
+    fetcher = Fetcher()
+    pages = inhand.PagesInHand(fetcher)
+    with pages.holding(60):
+        with pages.holding(30):
+            assert fetcher.calls == []
+        with pages.holding(40):  # 100 bytes
+            assert fetcher.calls == ["pause"]
+            with pages.holding(5):  # still over: no second pause
+                assert fetcher.calls == ["pause"]
+        assert fetcher.calls == ["pause", "resume"]
+        with pages.holding(1), pages.holding(1):  # three pages
+            assert fetcher.calls == ["pause", "resume", "pause"]
+    assert fetcher.calls == ["pause", "resume", "pause", "resume"]
+    assert (pages.pages, pages.bytes) == (0, 0)
