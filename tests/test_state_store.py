@@ -91,6 +91,20 @@ def test_leases_of_dead_owners_are_reclaimed(state_store: StateStore) -> None:
     assert state.claim_due("mt", 2.0, "me", 60)
 
 
+def test_feed_claims_of_dead_owners_are_reclaimed(state_store: StateStore) -> None:
+    """A service killed after claiming its feeds: the next one on this host polls them at once,
+    not after the lease (found by the kill -9 test, whose last service waited 60 s)."""
+    import socket
+
+    state = state_store
+    state.register_feeds([("https://example.com/a.xml", "mt")])
+    ghost = f"{socket.gethostname()}:999999999:dead"
+    assert state.claim_feeds(["mt"], 1.0, ghost, 3600, 10) == ["https://example.com/a.xml"]
+    assert state.claim_feeds(["mt"], 2.0, "me", 60, 10) == []  # leased to the ghost
+    assert state.reclaim_leases(lambda owner: owner_is_dead(owner, "me")) == 1
+    assert state.claim_feeds(["mt"], 3.0, "me", 60, 10) == ["https://example.com/a.xml"]
+
+
 def test_feeds_keep_validators_and_count_failures(state_store: StateStore) -> None:
     state = state_store
     assert state.feed("https://x/rss").etag is None

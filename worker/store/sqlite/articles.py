@@ -130,10 +130,13 @@ class ArticleQueries(Database):
             )
 
     def reclaim_leases(self, is_dead: Callable[[str], bool]) -> int:
+        # Articles' leases and feeds' poll leases alike: a feed a dead process had claimed
+        # would wait out the lease (60 s by default) before anyone polled it again.
         owners = [
             row[0]
             for row in self.query(
-                "SELECT DISTINCT lease_owner FROM articles WHERE lease_owner IS NOT NULL"
+                "SELECT lease_owner FROM articles WHERE lease_owner IS NOT NULL "
+                "UNION SELECT poll_owner FROM feeds WHERE poll_owner IS NOT NULL"
             )
         ]
         dead = [owner for owner in owners if is_dead(owner)]
@@ -142,6 +145,10 @@ class ArticleQueries(Database):
                 db.executemany(
                     "UPDATE articles SET lease_owner = NULL, lease_until = NULL "
                     "WHERE lease_owner = ?",
+                    [(owner,) for owner in dead],
+                )
+                db.executemany(
+                    "UPDATE feeds SET poll_owner = NULL, poll_until = NULL WHERE poll_owner = ?",
                     [(owner,) for owner in dead],
                 )
         return len(dead)
