@@ -181,6 +181,23 @@ def feed_state(row: Any | None) -> FeedState:
     )
 
 
+def article_row(row: Any) -> ArticleRow:
+    """An article as the state keeps it, from its ``articles`` row."""
+    return ArticleRow(
+        source=row["source"],
+        id=row["id"],
+        url=row["url"],
+        feed_url=row["feed_url"],
+        entry=row["entry"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        path=row["path"],
+        content_hash=row["content_hash"],
+        revision=row["revision"],
+    )
+
+
 def feed_row(row: Any) -> FeedRow:
     """A feed's poll history from its ``feeds`` row."""
     return FeedRow(

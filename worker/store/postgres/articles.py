@@ -16,7 +16,7 @@ from worker.store.interfaces import (
     Restored,
 )
 from worker.store.postgres.db import Database
-from worker.store.rows import entry_change, queue_item
+from worker.store.rows import article_row, entry_change, queue_item
 
 _HELD = "source = %s AND id = %s AND lease_token = %s AND lease_owner IS NOT NULL"
 
@@ -179,14 +179,14 @@ class ArticleQueries(Database):
         rows = self.query(
             "SELECT * FROM articles WHERE source = %s AND id = %s", (source, article_id)
         )
-        return _article(rows[0]) if rows else None
+        return article_row(rows[0]) if rows else None
 
     def find_article(self, article_id: str) -> list[ArticleRow]:
         rows = self.query(
             "SELECT * FROM articles WHERE id = %s AND path IS NOT NULL ORDER BY source",
             (article_id,),
         )
-        return [_article(row) for row in rows]
+        return [article_row(row) for row in rows]
 
     def restore_archived(self, rows: Iterable[Restored]) -> int:
         count = 0
@@ -226,19 +226,3 @@ class ArticleQueries(Database):
             (source, now, now, limit),
         )
         return [row["url"] for row in rows]
-
-
-def _article(row: dict[str, Any]) -> ArticleRow:
-    return ArticleRow(
-        source=row["source"],
-        id=row["id"],
-        url=row["url"],
-        feed_url=row["feed_url"],
-        entry=row["entry"],
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        path=row["path"],
-        content_hash=row["content_hash"],
-        revision=row["revision"],
-    )

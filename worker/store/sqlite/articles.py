@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 
 from worker.store.interfaces import (
@@ -13,7 +12,7 @@ from worker.store.interfaces import (
     QueueItem,
     Restored,
 )
-from worker.store.rows import entry_change, queue_item
+from worker.store.rows import article_row, entry_change, queue_item
 from worker.store.sqlite.db import Database
 
 # A write that ends a lease names it: the row is still held by that claim.
@@ -191,11 +190,11 @@ class ArticleQueries(Database):
         rows = self.query(
             "SELECT * FROM articles WHERE source = ? AND id = ?", (source, article_id)
         )
-        return _article(rows[0]) if rows else None
+        return article_row(rows[0]) if rows else None
 
     def find_article(self, article_id: str) -> list[ArticleRow]:
         rows = self.query("SELECT * FROM articles WHERE id = ? AND path IS NOT NULL", (article_id,))
-        return [_article(row) for row in rows]
+        return [article_row(row) for row in rows]
 
     def restore_archived(self, rows: Iterable[Restored]) -> int:
         """Mark archived articles found in the archive. Queued rows for them are settled;
@@ -239,19 +238,3 @@ class ArticleQueries(Database):
             (source, now, now, limit),
         )
         return [row["url"] for row in rows]
-
-
-def _article(row: sqlite3.Row) -> ArticleRow:
-    return ArticleRow(
-        source=row["source"],
-        id=row["id"],
-        url=row["url"],
-        feed_url=row["feed_url"],
-        entry=row["entry"],
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        path=row["path"],
-        content_hash=row["content_hash"],
-        revision=row["revision"],
-    )
